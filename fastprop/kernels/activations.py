@@ -1,0 +1,134 @@
+"""Activation functions f and their derivatives f', on regions of flat buffers.
+
+Each kernel branches on the activation code once, then runs a plain loop, so the
+loop body has no branch on the code and LLVM can vectorise it.
+Arguments: outputs first; `start` is the region's offset, `count` its length.
+"""
+import math
+
+from numba import njit
+
+from ..codes import (ELU, ELU_ALPHA, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU,
+                     SIGMOID, SOFTMAX, SOFTPLUS, TANH)
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def sigmoid(z):
+    """Logistic function without overflow for large |z|."""
+    one = type(z)(1.0)
+    if z >= 0:
+        return one / (one + math.exp(-z))
+    e = math.exp(z)
+    return e / (one + e)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def softplus(z):
+    """log(1 + e^z) without overflow: max(z, 0) + log1p(e^-|z|)."""
+    return max(z, type(z)(0.0)) + math.log1p(math.exp(-abs(z)))
+
+
+@njit(cache=True, nogil=True)
+def activate(A, Z, start, rows, width, code):
+    """A[region] = f(Z[region]) for a (rows, width) region; softmax is row-wise."""
+    dt = Z.dtype.type
+    zero = dt(0.0)
+    one = dt(1.0)
+    count = rows * width
+    end = start + count
+    if code == IDENTITY:
+        for i in range(start, end):
+            A[i] = Z[i]
+    elif code == RELU:
+        for i in range(start, end):
+            z = Z[i]
+            A[i] = z if z > zero else zero
+    elif code == LEAKY_RELU:
+        slope = dt(LEAKY_SLOPE)
+        for i in range(start, end):
+            z = Z[i]
+            A[i] = z if z > zero else slope * z
+    elif code == ELU:
+        alpha = dt(ELU_ALPHA)
+        for i in range(start, end):
+            z = Z[i]
+            A[i] = z if z > zero else alpha * math.expm1(z)
+    elif code == SIGMOID:
+        for i in range(start, end):
+            A[i] = sigmoid(Z[i])
+    elif code == TANH:
+        for i in range(start, end):
+            A[i] = math.tanh(Z[i])
+    elif code == SOFTPLUS:
+        for i in range(start, end):
+            A[i] = softplus(Z[i])
+    elif code == GELU:
+        half = dt(0.5)
+        c = dt(_INV_SQRT2)
+        for i in range(start, end):
+            z = Z[i]
+            A[i] = half * z * (one + math.erf(z * c))
+    elif code == SOFTMAX:
+        for r in range(rows):
+            row = start + r * width
+            m = Z[row]
+            for j in range(row + 1, row + width):
+                m = max(m, Z[j])
+            total = zero
+            for j in range(row, row + width):
+                e = math.exp(Z[j] - m)
+                A[j] = e
+                total += e
+            inv = one / total
+            for j in range(row, row + width):
+                A[j] *= inv
+
+
+@njit(cache=True, nogil=True)
+def mul_activation_grad(E, Z, A, start, count, code):
+    """E[region] *= f'(Z[region]) for an elementwise activation (A = f(Z) given).
+
+    Softmax is not elementwise; its Jacobian product lives in losses.output_error.
+    """
+    dt = Z.dtype.type
+    zero = dt(0.0)
+    one = dt(1.0)
+    end = start + count
+    if code == IDENTITY:
+        return
+    elif code == RELU:
+        for i in range(start, end):
+            if not Z[i] > zero:
+                E[i] = zero
+    elif code == LEAKY_RELU:
+        slope = dt(LEAKY_SLOPE)
+        for i in range(start, end):
+            if not Z[i] > zero:
+                E[i] *= slope
+    elif code == ELU:
+        alpha = dt(ELU_ALPHA)
+        for i in range(start, end):
+            if not Z[i] > zero:
+                E[i] *= A[i] + alpha      # d/dz alpha*(e^z - 1) = alpha*e^z = a + alpha
+    elif code == SIGMOID:
+        for i in range(start, end):
+            a = A[i]
+            E[i] *= a * (one - a)
+    elif code == TANH:
+        for i in range(start, end):
+            a = A[i]
+            E[i] *= one - a * a
+    elif code == SOFTPLUS:
+        for i in range(start, end):
+            E[i] *= sigmoid(Z[i])
+    elif code == GELU:
+        half = dt(0.5)
+        c = dt(_INV_SQRT2)
+        d = dt(_INV_SQRT2PI)
+        for i in range(start, end):
+            z = Z[i]
+            # d/dz z*Phi(z) = Phi(z) + z*phi(z)
+            E[i] *= half * (one + math.erf(z * c)) + z * d * math.exp(-half * z * z)

@@ -1,0 +1,113 @@
+"""Costs C(y_hat, y) of one sample, and the output layer error E_L = dC/dZ_L.
+
+Shapes: Z, A are workspace buffers whose output region starts at `start` and holds
+(rows, width) row-major; Y is the batch target buffer, (rows, width) row-major from 0.
+Every cost is summed over the sample's outputs; kernels return the sum over the rows
+in float64 (the caller divides by the batch size for the mean).
+
+The shortcut E_L = y_hat - y is used only where it is exact: identity + mse,
+sigmoid + binary cross-entropy (both computed from the logits Z), softmax +
+cross-entropy. Every other pair uses the general product C'(y_hat) * f'(Z_L).
+"""
+import math
+
+from numba import njit
+
+from ..codes import (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, HUBER, HUBER_DELTA, MAE, MSE,
+                     SOFTMAX)
+from .activations import mul_activation_grad
+
+
+@njit(cache=True, nogil=True)
+def _regression_cost(loss, d):
+    """Cost of one output for a residual d = y_hat - y, in float64."""
+    d = float(d)
+    if loss == MSE:
+        return 0.5 * d * d
+    if loss == MAE:
+        return abs(d)
+    ad = abs(d)      # HUBER
+    if ad <= HUBER_DELTA:
+        return 0.5 * d * d
+    return HUBER_DELTA * (ad - 0.5 * HUBER_DELTA)
+
+
+@njit(cache=True, nogil=True)
+def _regression_slope(loss, d):
+    """dC/dy_hat of one output for a residual d = y_hat - y, in float64 (exact for
+    float32 d too: it is d itself, a sign or +-delta)."""
+    d = float(d)
+    if loss == MSE:
+        return d
+    if loss == MAE:
+        return 1.0 if d > 0.0 else (-1.0 if d < 0.0 else 0.0)
+    return min(max(d, -HUBER_DELTA), HUBER_DELTA)   # HUBER
+
+
+@njit(cache=True, nogil=True)
+def _logsumexp(Z, row, width):
+    m = Z[row]
+    for j in range(row + 1, row + width):
+        m = max(m, Z[j])
+    total = 0.0
+    for j in range(row, row + width):
+        total += math.exp(float(Z[j] - m))
+    return float(m) + math.log(total)
+
+
+@njit(cache=True, nogil=True)
+def batch_cost(Z, A, Y, start, rows, width, loss):
+    """Sum over the rows of the per-sample cost (float64). Reads only; writes nothing."""
+    total = 0.0
+    if loss == CROSS_ENTROPY:
+        for r in range(rows):
+            row = start + r * width
+            lse = _logsumexp(Z, row, width)
+            for j in range(width):
+                total += float(Y[r * width + j]) * (lse - float(Z[row + j]))
+    elif loss == BINARY_CROSS_ENTROPY:
+        for r in range(rows * width):
+            z = float(Z[start + r])
+            total += max(z, 0.0) - z * float(Y[r]) + math.log1p(math.exp(-abs(z)))
+    else:
+        for r in range(rows * width):
+            total += _regression_cost(loss, A[start + r] - Y[r])
+    return total
+
+
+@njit(cache=True, nogil=True)
+def output_error(E, Z, A, Y, start, rows, width, act, loss, scale):
+    """E[region] = scale * dC/dZ_L per sample; returns the rows' summed cost (float64).
+
+    scale = 1 gives the per-sample errors of the textbook; scale = 1/n gives the
+    errors whose backpropagation yields the gradient of the mean cost.
+    """
+    count = rows * width
+    s = Z.dtype.type(scale)
+    if loss == CROSS_ENTROPY:        # softmax output: dC/dz_k = p_k * sum(y) - y_k
+        for r in range(rows):
+            row = start + r * width
+            mass = Y.dtype.type(0.0)
+            for j in range(width):
+                mass += Y[r * width + j]
+            for j in range(width):
+                E[row + j] = s * (A[row + j] * mass - Y[r * width + j])
+    elif loss == BINARY_CROSS_ENTROPY:   # sigmoid output: dC/dz = sigmoid(z) - y
+        for r in range(count):
+            E[start + r] = s * (A[start + r] - Y[r])
+    else:
+        for r in range(count):
+            E[start + r] = _regression_slope(loss, A[start + r] - Y[r])
+        if act == SOFTMAX:   # E = J^T g with J = diag(p) - p p^T
+            for r in range(rows):
+                row = start + r * width
+                dot = E.dtype.type(0.0)
+                for j in range(row, row + width):
+                    dot += E[j] * A[j]
+                for j in range(row, row + width):
+                    E[j] = A[j] * (E[j] - dot)
+        else:
+            mul_activation_grad(E, Z, A, start, count, act)
+        for r in range(start, start + count):
+            E[r] *= s
+    return batch_cost(Z, A, Y, start, rows, width, loss)

@@ -1,0 +1,105 @@
+"""In-place parameter updates over the flat buffers, one loop per optimizer.
+
+The rules are those documented for torch.optim (dampening 0, not centered, no amsgrad,
+no lr_decay, initial accumulator 0), so results can be compared with it line by line.
+Arguments: params (P,) updated in place; grads (P,) the gradient of the mean cost;
+state (STATE_ROWS, P) the moment buffers; hyper (HYPER_SIZE,) float64, slots per
+optimizer below; step (1,) int64, the number of updates done, incremented here.
+
+  SGD       hyper = lr, momentum, nesterov (0/1), weight_decay     state[0] = momentum buffer
+  Adam      hyper = lr, beta1, beta2, eps, weight_decay            state = m, v
+  AdamW     hyper = lr, beta1, beta2, eps, weight_decay (decoupled) state = m, v
+  RMSprop   hyper = lr, alpha, eps, momentum, weight_decay         state = v, momentum buffer
+  Adagrad   hyper = lr, eps, weight_decay                          state[0] = sum of g^2
+  Adadelta  hyper = lr, rho, eps, weight_decay                     state = v, u (squared deltas)
+"""
+import math
+
+from numba import njit
+
+from ..codes import ADADELTA, ADAGRAD, ADAM, ADAMW, RMSPROP, SGD
+
+
+@njit(cache=True, nogil=True)
+def optimizer_update(params, grads, state, hyper, step, code):
+    """One update of every parameter by the optimizer `code`."""
+    dt = params.dtype.type
+    one = dt(1.0)
+    step[0] += 1
+    t = step[0]
+    n = params.size
+    lr = dt(hyper[0])
+    if code == SGD:
+        mu = dt(hyper[1])
+        nesterov = hyper[2] != 0.0
+        wd = dt(hyper[3])
+        buf = state[0]
+        if hyper[1] == 0.0:
+            for i in range(n):
+                params[i] -= lr * (grads[i] + wd * params[i])
+        else:
+            for i in range(n):
+                g = grads[i] + wd * params[i]
+                b = mu * buf[i] + g
+                buf[i] = b
+                params[i] -= lr * (g + mu * b if nesterov else b)
+    elif code == ADAM or code == ADAMW:
+        b1 = dt(hyper[1])
+        b2 = dt(hyper[2])
+        eps = dt(hyper[3])
+        wd = dt(hyper[4])
+        step_size = dt(hyper[0] / (1.0 - hyper[1] ** t))
+        root_c2 = dt(math.sqrt(1.0 - hyper[2] ** t))
+        decay = dt(1.0 - hyper[0] * hyper[4])
+        m = state[0]
+        v = state[1]
+        for i in range(n):
+            g = grads[i]
+            if code == ADAMW:
+                params[i] *= decay
+            else:
+                g += wd * params[i]
+            mi = b1 * m[i] + (one - b1) * g
+            vi = b2 * v[i] + (one - b2) * g * g
+            m[i] = mi
+            v[i] = vi
+            params[i] -= step_size * mi / (math.sqrt(vi) / root_c2 + eps)
+    elif code == RMSPROP:
+        alpha = dt(hyper[1])
+        eps = dt(hyper[2])
+        mu = dt(hyper[3])
+        wd = dt(hyper[4])
+        v = state[0]
+        buf = state[1]
+        for i in range(n):
+            g = grads[i] + wd * params[i]
+            vi = alpha * v[i] + (one - alpha) * g * g
+            v[i] = vi
+            if hyper[3] > 0.0:
+                b = mu * buf[i] + g / (math.sqrt(vi) + eps)
+                buf[i] = b
+                params[i] -= lr * b
+            else:
+                params[i] -= lr * g / (math.sqrt(vi) + eps)
+    elif code == ADAGRAD:
+        eps = dt(hyper[1])
+        wd = dt(hyper[2])
+        acc = state[0]
+        for i in range(n):
+            g = grads[i] + wd * params[i]
+            a = acc[i] + g * g
+            acc[i] = a
+            params[i] -= lr * g / (math.sqrt(a) + eps)
+    elif code == ADADELTA:
+        rho = dt(hyper[1])
+        eps = dt(hyper[2])
+        wd = dt(hyper[3])
+        v = state[0]
+        u = state[1]
+        for i in range(n):
+            g = grads[i] + wd * params[i]
+            vi = rho * v[i] + (one - rho) * g * g
+            v[i] = vi
+            delta = math.sqrt(u[i] + eps) / math.sqrt(vi + eps) * g
+            u[i] = rho * u[i] + (one - rho) * delta * delta
+            params[i] -= lr * delta

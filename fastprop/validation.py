@@ -1,0 +1,127 @@
+"""Checks at the public boundary: every error names the argument, what was expected
+and what was given. Inputs leave here C-contiguous, in the model's dtype, finite."""
+import numbers
+
+import numpy as np
+
+from . import codes
+
+
+def check_int(name, value, low=None):
+    """An integer >= low (bools refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return value
+
+
+def check_choice(name, value, choices):
+    """`value` is one of `choices` (a mapping or sequence of names)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {', '.join(choices)}; "
+                        f"got {type(value).__name__} {value!r}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def check_dtype(dtype):
+    """np.float32 or np.float64, as a numpy dtype."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from err
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def _numeric_array(name, value):
+    """`value` as an ndarray of real numbers (ints and bools accepted)."""
+    try:
+        arr = np.asarray(value)
+    except Exception as err:   # ragged lists and other unconvertible objects
+        raise TypeError(f"{name} must be an array of real numbers: {err}") from err
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers (float, int or bool); "
+                        f"got dtype {arr.dtype}")
+    return arr
+
+
+def _check_finite(name, arr):
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{name} must be finite; found {arr[tuple(bad)]} at index "
+                         f"{tuple(int(i) for i in bad)}")
+
+
+def as_features(X, n_features, dtype, name="X"):
+    """X as a C-contiguous (n_samples, n_features) array of `dtype`."""
+    arr = _numeric_array(name, X)
+    if arr.ndim != 2:
+        hint = ""
+        if arr.ndim == 1:
+            hint = (" (use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one "
+                    "sample)")
+        raise ValueError(f"{name} must be 2-D (n_samples, {n_features}); got shape "
+                         f"{arr.shape}{hint}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: shape {arr.shape}; need at least one sample")
+    if arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features per sample but the model's "
+                         f"input layer takes {n_features}; got shape {arr.shape}")
+    _check_finite(name, arr)
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def as_targets(y, loss, n_out, n_samples, dtype, name="y"):
+    """y as a C-contiguous (n_samples, n_out) array of `dtype`, checked for `loss`.
+
+    cross_entropy takes integer class labels (n,) in [0, n_out), turned into one-hot
+    rows, or rows of probabilities (n, n_out). binary_cross_entropy takes values in
+    [0, 1]. Regression losses take (n, n_out), or (n,) when n_out is 1.
+    """
+    arr = _numeric_array(name, y)
+    if arr.ndim == 0 or arr.ndim > 2:
+        raise ValueError(f"{name} must be 1-D or 2-D; got shape {arr.shape}")
+    if arr.shape[0] != n_samples:
+        raise ValueError(f"{name} has {arr.shape[0]} samples but X has {n_samples}")
+    _check_finite(name, arr)
+    if loss == codes.CROSS_ENTROPY and arr.ndim == 1:
+        return _one_hot(name, arr, n_out, dtype)
+    if arr.ndim == 1:
+        if n_out != 1:
+            raise ValueError(f"{name} must have shape ({n_samples}, {n_out}) for a "
+                             f"network with {n_out} outputs; got shape {arr.shape}")
+        arr = arr.reshape(-1, 1)
+    if arr.shape[1] != n_out:
+        raise ValueError(f"{name} must have shape ({n_samples}, {n_out}) for a network "
+                         f"with {n_out} outputs; got shape {arr.shape}")
+    if loss == codes.BINARY_CROSS_ENTROPY and ((arr < 0).any() or (arr > 1).any()):
+        raise ValueError(f"{name} must hold targets in [0, 1] for binary_cross_entropy; "
+                         f"got values from {arr.min()} to {arr.max()}")
+    if loss == codes.CROSS_ENTROPY:
+        sums = arr.sum(axis=1, dtype=np.float64)
+        if (arr < 0).any() or not np.allclose(sums, 1.0, rtol=0.0, atol=1e-5):
+            raise ValueError(f"{name} as a 2-D cross_entropy target must hold rows of "
+                             f"probabilities (non-negative, summing to 1); got rows "
+                             f"summing to {sums.min()}..{sums.max()} (pass integer class "
+                             f"labels as a 1-D array)")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _one_hot(name, labels, n_classes, dtype):
+    if labels.dtype.kind == "f" and (labels != np.round(labels)).any():
+        raise ValueError(f"{name} holds class labels, which must be integers 0..{n_classes - 1}; "
+                         f"got non-integral values such as {labels[labels != np.round(labels)][0]}")
+    if labels.dtype.kind == "b":
+        labels = labels.astype(np.int64)
+    low, high = labels.min(), labels.max()
+    if low < 0 or high >= n_classes:
+        raise ValueError(f"{name} holds class labels, which must be in 0..{n_classes - 1} for a "
+                         f"network with {n_classes} outputs; got labels from {low} to {high}")
+    out = np.zeros((labels.shape[0], n_classes), dtype=dtype)
+    out[np.arange(labels.shape[0]), labels.astype(np.int64)] = 1
+    return out
