@@ -1,0 +1,118 @@
+"""Bad input raises ValueError/TypeError naming what was wrong, and changes nothing."""
+import numpy as np
+import pytest
+
+import fastprop as fp
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(10, 4))
+LABELS = RNG.integers(0, 3, 10)
+
+
+def classifier():
+    return fp.Model([4, 5, 3], loss="cross_entropy", dtype=np.float64, seed=0)
+
+
+def regressor():
+    return fp.Model([4, 5, 1], loss="mse", dtype=np.float64, seed=0)
+
+
+def with_nan(a, value=np.nan):
+    a = np.array(a, dtype=float)
+    a.flat[3] = value
+    return a
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(layer_sizes=[4]), ValueError, "layer_sizes"),
+    (dict(layer_sizes=[4, 0, 3]), ValueError, r"layer_sizes\[1\]"),
+    (dict(layer_sizes=[4, 2.5, 3]), TypeError, r"layer_sizes\[1\]"),
+    (dict(layer_sizes=5), TypeError, "layer_sizes"),
+    (dict(activation="relux"), ValueError, "activation.*relu"),
+    (dict(activation="softmax"), ValueError, "activation"),
+    (dict(activation=["relu", "tanh"]), ValueError, "one per hidden layer"),
+    (dict(loss="hinge"), ValueError, "loss.*cross_entropy"),
+    (dict(loss="cross_entropy", output_activation="sigmoid"), ValueError, "does not pair"),
+    (dict(loss="binary_cross_entropy", output_activation="identity"), ValueError,
+     "does not pair"),
+    (dict(output_activation="swish"), ValueError, "output_activation"),
+    (dict(dtype=np.int32), TypeError, "dtype"),
+    (dict(dtype=np.float16), TypeError, "dtype"),
+    (dict(dtype="complex128"), TypeError, "dtype"),
+    (dict(seed=-1), ValueError, "seed"),
+    (dict(seed="abc"), TypeError, "seed"),
+    (dict(init="orthogonal"), ValueError, "init.*he_normal"),
+])
+def test_bad_model_arguments(kwargs, error, match):
+    args = dict(layer_sizes=[4, 5, 3])
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        fp.Model(**args)
+
+
+@pytest.mark.parametrize("make,X,y,kwargs,error,match", [
+    (classifier, X[:, :3], LABELS, {}, ValueError, "X has 3 features"),
+    (classifier, X[0], LABELS, {}, ValueError, "X must be 2-D"),
+    (classifier, X[:0], LABELS[:0], {}, ValueError, "X is empty"),
+    (classifier, with_nan(X), LABELS, {}, ValueError, "X must be finite"),
+    (classifier, with_nan(X, np.inf), LABELS, {}, ValueError, "X must be finite"),
+    (classifier, X.astype(complex), LABELS, {}, TypeError, "X must hold real numbers"),
+    (classifier, X.astype(object), LABELS, {}, TypeError, "X must hold real numbers"),
+    (classifier, np.full((10, 4), "a"), LABELS, {}, TypeError, "X must hold real numbers"),
+    (classifier, X, LABELS[:9], {}, ValueError, "y has 9 samples but X has 10"),
+    (classifier, X, LABELS + 1, {}, ValueError, r"labels.*0\.\.2"),
+    (classifier, X, LABELS - 1, {}, ValueError, r"labels.*0\.\.2"),
+    (classifier, X, LABELS + 0.5, {}, ValueError, "non-integral"),
+    (classifier, X, np.ones((10, 3)), {}, ValueError, "probabilities"),
+    (classifier, X, np.ones((10, 2)) / 2, {}, ValueError, r"shape \(10, 3\)"),
+    (regressor, X, with_nan(np.ones(10)), {}, ValueError, "y must be finite"),
+    (regressor, X, np.ones((10, 2)), {}, ValueError, r"shape \(10, 1\)"),
+    (regressor, X, np.ones((10, 1, 1)), {}, ValueError, "y must be 1-D or 2-D"),
+    (classifier, X, LABELS, dict(epochs=0), ValueError, "epochs"),
+    (classifier, X, LABELS, dict(epochs=2.0), TypeError, "epochs"),
+    (classifier, X, LABELS, dict(batch_size=0), ValueError, "batch_size"),
+    (classifier, X, LABELS, dict(shuffle="yes"), TypeError, "shuffle"),
+    (classifier, X, LABELS, dict(verbose=3), ValueError, "verbose"),
+    (classifier, X, LABELS, dict(optimizer="adam"), TypeError, "optimizer"),
+])
+def test_refused_fit_changes_nothing(make, X, y, kwargs, error, match):
+    model = make()
+    model.fit(np.zeros((2, 4)), np.zeros(2, dtype=int) if model.loss_name != "mse"
+              else np.zeros(2), epochs=1, optimizer=fp.Adam())
+    params = model.params.copy()
+    state = model.net.opt_state.copy()
+    step = model.net.opt_step.copy()
+    optimizer = model.optimizer
+    with pytest.raises(error, match=match):
+        model.fit(X, y, **kwargs)
+    assert np.array_equal(model.params, params)
+    assert np.array_equal(model.net.opt_state, state)
+    assert np.array_equal(model.net.opt_step, step)
+    assert model.optimizer is optimizer
+
+
+def test_binary_targets_outside_zero_one():
+    model = fp.Model([4, 3, 2], loss="binary_cross_entropy", dtype=np.float64, seed=0)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        model.loss(X, np.full((10, 2), 2.0))
+
+
+@pytest.mark.parametrize("method", ["predict", "loss", "gradients", "trace"])
+def test_other_entry_points_check_their_input(method):
+    model = classifier()
+    params = model.params.copy()
+    args = (X[:, :2],) if method == "predict" else (X[:, :2], LABELS)
+    with pytest.raises(ValueError, match="X has 2 features"):
+        getattr(model, method)(*args)
+    assert np.array_equal(model.params, params)
+
+
+def test_integer_bool_and_fortran_inputs_are_accepted():
+    model = classifier()
+    Xi = (X * 10).astype(np.int64)
+    expected = model.predict(Xi.astype(np.float64))
+    assert np.array_equal(model.predict(Xi), expected)
+    assert np.array_equal(model.predict(np.asfortranarray(Xi)), expected)
+    assert np.array_equal(model.predict(Xi.tolist()), expected)
+    model.predict(X > 0)
+    assert np.isfinite(model.loss(X, LABELS.astype(np.float64)))
