@@ -138,6 +138,19 @@ class Model:
         return make_net(net.params, np.zeros_like(net.grads), net.layout, net.act,
                         net.loss, rows, blas_min=net.blas_min)
 
+    def reserve(self, rows):
+        """Make the workspace hold batches of `rows` rows (for the kernel API: take the
+        new `model.net` afterwards). Never shrinks."""
+        self._ensure_capacity(check_int("rows", rows, 1))
+
+    def set_optimizer(self, optimizer):
+        """Make `optimizer` the model's, as fit(optimizer=...) does: a different object
+        than the current one starts from zero state. Take `model.net` afterwards."""
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a fastprop optimizer such as fp.Adam(), "
+                            f"got {type(optimizer).__name__}")
+        self._bind_optimizer(optimizer)
+
     def _bind_optimizer(self, optimizer):
         """Use `optimizer`; a different object than the last one starts fresh state."""
         if optimizer is None:

@@ -1,0 +1,108 @@
+"""fastprop's compiled kernels as a public API, for use inside your own @njit code.
+
+Every function takes a `Net` (`model.net`, see fastprop/net.py), which shares memory
+with its Model: what these functions change, the Model sees, and the reverse.
+Arrays: X (B, n_in) and Y (B, n_out) 2-D, in the net's dtype (float32 or float64);
+for cross_entropy Y holds one-hot (or probability) rows. A batch must fit the net's
+workspace (B <= net.capacity; grow it with `model.reserve(rows)` from Python, then
+take the new `model.net`). Sizes are checked once on entry; none of these allocates.
+
+  predict(net, X, out)              out (n, n_out) = network output; any n
+  loss(net, X, Y) -> float          mean cost over any number of rows
+  loss_and_gradients(net, X, Y)     fills net.grads with the mean-cost gradient -> mean cost
+  sgd_step(net, X, Y, lr) -> float  forward, backward, p -= lr * g -> the batch's mean cost
+  optimizer_step(net)               one update by the net's optimizer (model.set_optimizer)
+  train_step(net, X, Y) -> float    loss_and_gradients, then optimizer_step -> mean cost
+"""
+from numba import njit
+
+from ..layout import N_IN, N_OUT
+from .network import backward, dataset_cost, forward, load_rows, predict_into
+from .optimizers import optimizer_update
+
+__all__ = ["predict", "loss", "loss_and_gradients", "sgd_step", "optimizer_step",
+           "train_step"]
+
+
+@njit(cache=True, nogil=True)
+def _check_inputs(net, X, Y, batch):
+    """Cheap size checks before any loop touches the buffers."""
+    last = net.layout.shape[0] - 1
+    if X.ndim != 2 or X.shape[1] != net.layout[0, N_IN]:
+        raise ValueError("X must be 2-D (rows, n_in) with n_in the net's input width")
+    if Y.ndim != 2 or Y.shape[1] != net.layout[last, N_OUT]:
+        raise ValueError("Y must be 2-D (rows, n_out) with n_out the net's output width")
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError("X and Y must have the same number of rows")
+    if X.shape[0] < 1:
+        raise ValueError("X must hold at least one row")
+    if batch and X.shape[0] > net.capacity:
+        raise ValueError("batch has more rows than net.capacity: call model.reserve(rows) "
+                         "from Python and use the new model.net")
+
+
+@njit(cache=True, nogil=True)
+def _load_targets(net, Y):
+    n_out = Y.shape[1]
+    for r in range(Y.shape[0]):
+        for j in range(n_out):
+            net.Y[r * n_out + j] = Y[r, j]
+
+
+@njit(cache=True, nogil=True)
+def predict(net, X, out):
+    """out (n, n_out) = output activations for X (n, n_in), any n."""
+    last = net.layout.shape[0] - 1
+    if X.ndim != 2 or X.shape[1] != net.layout[0, N_IN]:
+        raise ValueError("X must be 2-D (rows, n_in) with n_in the net's input width")
+    if out.ndim != 2 or out.shape[0] != X.shape[0] or \
+            out.shape[1] != net.layout[last, N_OUT]:
+        raise ValueError("out must be 2-D (rows of X, n_out)")
+    predict_into(out, net, X)
+
+
+@njit(cache=True, nogil=True)
+def loss(net, X, Y):
+    """Mean cost over the rows of X (n, n_in), Y (n, n_out), any n."""
+    _check_inputs(net, X, Y, False)
+    return dataset_cost(net, X, Y) / X.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def loss_and_gradients(net, X, Y):
+    """Fill net.grads with the gradient of the batch's mean cost; return the mean cost."""
+    _check_inputs(net, X, Y, True)
+    rows = X.shape[0]
+    load_rows(net, X, 0, rows)
+    _load_targets(net, Y)
+    forward(net, rows)
+    return backward(net, rows, 1.0 / rows) / rows
+
+
+@njit(cache=True, nogil=True)
+def sgd_step(net, X, Y, lr):
+    """One step of plain SGD on the batch: p -= lr * dC/dp. Returns the batch's mean
+    cost before the step. Bit-identical to fit(..., optimizer=fp.SGD(lr))."""
+    cost = loss_and_gradients(net, X, Y)
+    step = net.params.dtype.type(lr)
+    zero = net.params.dtype.type(0.0)
+    for i in range(net.params.size):
+        # the same expression as the SGD rule in fit (weight decay 0), so bits agree
+        net.params[i] -= step * (net.grads[i] + zero * net.params[i])
+    return cost
+
+
+@njit(cache=True, nogil=True)
+def optimizer_step(net):
+    """One update of net.params from net.grads by the net's optimizer, whose state
+    (moments, step count) is updated in place."""
+    optimizer_update(net.params, net.grads, net.opt_state, net.opt_hyper, net.opt_step,
+                     net.opt_code)
+
+
+@njit(cache=True, nogil=True)
+def train_step(net, X, Y):
+    """loss_and_gradients then optimizer_step; returns the batch's mean cost."""
+    cost = loss_and_gradients(net, X, Y)
+    optimizer_step(net)
+    return cost
