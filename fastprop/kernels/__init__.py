@@ -14,7 +14,7 @@ take the new `model.net`). Sizes are checked once on entry; none of these alloca
   optimizer_step(net)               one update by the net's optimizer (model.set_optimizer)
   train_step(net, X, Y) -> float    loss_and_gradients, then optimizer_step -> mean cost
 """
-from numba import njit
+from .jit import kernel
 
 from ..layout import N_IN, N_OUT
 from .network import backward, dataset_cost, forward, load_rows, predict_into
@@ -24,7 +24,7 @@ __all__ = ["predict", "loss", "loss_and_gradients", "sgd_step", "optimizer_step"
            "train_step"]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _check_inputs(net, X, Y, batch):
     """Cheap size checks before any loop touches the buffers."""
     last = net.layout.shape[0] - 1
@@ -41,7 +41,7 @@ def _check_inputs(net, X, Y, batch):
                          "from Python and use the new model.net")
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _load_targets(net, Y):
     n_out = Y.shape[1]
     for r in range(Y.shape[0]):
@@ -49,7 +49,7 @@ def _load_targets(net, Y):
             net.Y[r * n_out + j] = Y[r, j]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def predict(net, X, out):
     """out (n, n_out) = output activations for X (n, n_in), any n."""
     last = net.layout.shape[0] - 1
@@ -61,14 +61,14 @@ def predict(net, X, out):
     predict_into(out, net, X)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def loss(net, X, Y):
     """Mean cost over the rows of X (n, n_in), Y (n, n_out), any n."""
     _check_inputs(net, X, Y, False)
     return dataset_cost(net, X, Y) / X.shape[0]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def loss_and_gradients(net, X, Y):
     """Fill net.grads with the gradient of the batch's mean cost; return the mean cost."""
     _check_inputs(net, X, Y, True)
@@ -79,7 +79,7 @@ def loss_and_gradients(net, X, Y):
     return backward(net, rows, 1.0 / rows) / rows
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def sgd_step(net, X, Y, lr):
     """One step of plain SGD on the batch: p -= lr * dC/dp. Returns the batch's mean
     cost before the step. Bit-identical to fit(..., optimizer=fp.SGD(lr))."""
@@ -92,7 +92,7 @@ def sgd_step(net, X, Y, lr):
     return cost
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def optimizer_step(net):
     """One update of net.params from net.grads by the net's optimizer, whose state
     (moments, step count) is updated in place."""
@@ -100,7 +100,7 @@ def optimizer_step(net):
                      net.opt_code)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def train_step(net, X, Y):
     """loss_and_gradients then optimizer_step; returns the batch's mean cost."""
     cost = loss_and_gradients(net, X, Y)

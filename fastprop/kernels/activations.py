@@ -6,7 +6,7 @@ Arguments: outputs first; `start` is the region's offset, `count` its length.
 """
 import math
 
-from numba import njit
+from .jit import kernel
 
 from ..codes import (ELU, ELU_ALPHA, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU,
                      SIGMOID, SOFTMAX, SOFTPLUS, TANH)
@@ -15,7 +15,7 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def sigmoid(z):
     """Logistic function without overflow for large |z|."""
     one = type(z)(1.0)
@@ -25,13 +25,13 @@ def sigmoid(z):
     return e / (one + e)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def softplus(z):
     """log(1 + e^z) without overflow: max(z, 0) + log1p(e^-|z|)."""
     return max(z, type(z)(0.0)) + math.log1p(math.exp(-abs(z)))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def activate(A, Z, start, rows, width, code):
     """A[region] = f(Z[region]) for a (rows, width) region; softmax is row-wise."""
     dt = Z.dtype.type
@@ -87,7 +87,7 @@ def activate(A, Z, start, rows, width, code):
                 A[j] *= inv
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def mul_activation_grad(E, Z, A, start, count, code):
     """E[region] *= f'(Z[region]) for an elementwise activation (A = f(Z) given).
 

@@ -14,18 +14,17 @@ Shapes (row-major regions of flat buffers):
   b       (n_out,)       at b_off       in params; db at the same offset in grads
 """
 import numpy as np
-from numba import njit
+from .blas import gemm
+from .jit import kernel
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def dense_forward(Z, A_prev, params, z_start, a_start, w_off, b_off, rows, n_in, n_out,
                   blas_min):
     """Z = A_prev @ W + b."""
     if rows * n_in * n_out >= blas_min:
-        Zm = Z[z_start:z_start + rows * n_out].reshape((rows, n_out))
-        Am = A_prev[a_start:a_start + rows * n_in].reshape((rows, n_in))
-        Wm = params[w_off:w_off + n_in * n_out].reshape((n_in, n_out))
-        np.dot(Am, Wm, Zm)
+        gemm(Z, A_prev, params, z_start, a_start, w_off, rows, n_in, n_out, False, False,
+             False)
         for r in range(rows):
             zr = z_start + r * n_out
             for j in range(n_out):
@@ -43,7 +42,7 @@ def dense_forward(Z, A_prev, params, z_start, a_start, w_off, b_off, rows, n_in,
                 Z[zr + j] += a * params[wk + j]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def dense_backward_params(grads, E, A_prev, z_start, a_start, w_off, b_off, rows, n_in,
                           n_out, blas_min):
     """dW = A_prev^T @ E and db = sum over rows of E (overwrites both)."""
@@ -55,10 +54,8 @@ def dense_backward_params(grads, E, A_prev, z_start, a_start, w_off, b_off, rows
         for j in range(n_out):
             grads[b_off + j] += E[er + j]
     if rows * n_in * n_out >= blas_min:
-        dWm = grads[w_off:w_off + n_in * n_out].reshape((n_in, n_out))
-        Em = E[z_start:z_start + rows * n_out].reshape((rows, n_out))
-        Am = A_prev[a_start:a_start + rows * n_in].reshape((rows, n_in))
-        np.dot(Am.T, Em, dWm)
+        gemm(grads, A_prev, E, w_off, a_start, z_start, n_in, rows, n_out, True, False,
+             False)
         return
     for i in range(w_off, w_off + n_in * n_out):
         grads[i] = zero
@@ -72,15 +69,13 @@ def dense_backward_params(grads, E, A_prev, z_start, a_start, w_off, b_off, rows
                 grads[wk + j] += a * E[er + j]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def dense_backward_input(E_prev, E, params, z_start, a_start, w_off, rows, n_in, n_out,
                          blas_min):
     """E_prev = E @ W^T (the caller then multiplies by f'(Z_prev))."""
     if rows * n_in * n_out >= blas_min:
-        Em = E[z_start:z_start + rows * n_out].reshape((rows, n_out))
-        Wm = params[w_off:w_off + n_in * n_out].reshape((n_in, n_out))
-        Pm = E_prev[a_start:a_start + rows * n_in].reshape((rows, n_in))
-        np.dot(Em, Wm.T, Pm)
+        gemm(E_prev, E, params, a_start, z_start, w_off, rows, n_out, n_in, False, True,
+             False)
         return
     for r in range(rows):
         er = z_start + r * n_out

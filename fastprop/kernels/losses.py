@@ -11,14 +11,14 @@ cross-entropy. Every other pair uses the general product C'(y_hat) * f'(Z_L).
 """
 import math
 
-from numba import njit
+from .jit import kernel
 
 from ..codes import (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, HUBER, HUBER_DELTA, MAE, MSE,
                      SOFTMAX)
 from .activations import mul_activation_grad
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _regression_cost(loss, d):
     """Cost of one output for a residual d = y_hat - y, in float64."""
     d = float(d)
@@ -32,7 +32,7 @@ def _regression_cost(loss, d):
     return HUBER_DELTA * (ad - 0.5 * HUBER_DELTA)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _regression_slope(loss, d):
     """dC/dy_hat of one output for a residual d = y_hat - y, in float64 (exact for
     float32 d too: it is d itself, a sign or +-delta)."""
@@ -44,7 +44,7 @@ def _regression_slope(loss, d):
     return min(max(d, -HUBER_DELTA), HUBER_DELTA)   # HUBER
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _logsumexp(Z, row, width):
     m = Z[row]
     for j in range(row + 1, row + width):
@@ -55,7 +55,7 @@ def _logsumexp(Z, row, width):
     return float(m) + math.log(total)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def batch_cost(Z, A, Y, start, rows, width, loss):
     """Sum over the rows of the per-sample cost (float64). Reads only; writes nothing."""
     total = 0.0
@@ -75,7 +75,7 @@ def batch_cost(Z, A, Y, start, rows, width, loss):
     return total
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def output_error(E, Z, A, Y, start, rows, width, act, loss, scale):
     """E[region] = scale * dC/dZ_L per sample; returns the rows' summed cost (float64).
 

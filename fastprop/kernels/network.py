@@ -3,7 +3,7 @@
 Every function takes a `Net` (fastprop/net.py) and works in its preallocated buffers:
 no allocation. The batch input sits in region 0 of net.A, its targets in net.Y.
 """
-from numba import njit
+from .jit import kernel
 
 from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
 from .activations import activate, mul_activation_grad
@@ -11,7 +11,7 @@ from .dense import dense_backward_input, dense_backward_params, dense_forward
 from .losses import batch_cost, output_error
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def forward(net, rows):
     """Z_l = A_{l-1} @ W_l + b_l and A_l = f_l(Z_l) for every layer, A_0 = the input."""
     C = net.capacity
@@ -25,7 +25,7 @@ def forward(net, rows):
         activate(net.A, net.Z, z_start, rows, n_out, net.act[l])
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def backward(net, rows, scale):
     """After forward: fill net.E and net.grads; return the rows' summed cost (float64).
 
@@ -52,7 +52,7 @@ def backward(net, rows, scale):
     return cost
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def output_cost(net, rows):
     """After forward: the rows' summed cost (float64), reading net.Y."""
     C = net.capacity
@@ -61,7 +61,7 @@ def output_cost(net, rows):
                       net.layout[last, N_OUT], net.loss)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def load_batch(net, X, Y, order, first, rows):
     """Copy rows order[first:first+rows] of X (n, n_in) and Y (n, n_out) into the
     input region and the target buffer."""
@@ -75,7 +75,7 @@ def load_batch(net, X, Y, order, first, rows):
             net.Y[r * n_out + j] = Y[src, j]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def load_rows(net, X, first, rows):
     """Copy rows first:first+rows of X (n, n_in) into the input region."""
     n_in = X.shape[1]
@@ -84,7 +84,7 @@ def load_rows(net, X, first, rows):
             net.A[r * n_in + k] = X[first + r, k]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def predict_into(out, net, X):
     """out (n, n_out) = the network's output for X (n, n_in), capacity rows at a time."""
     n = X.shape[0]
@@ -101,7 +101,7 @@ def predict_into(out, net, X):
                 out[first + r, j] = net.A[a_out + r * n_out + j]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def dataset_cost(net, X, Y):
     """Summed cost (float64) over every row of X (n, n_in), Y (n, n_out)."""
     n = X.shape[0]

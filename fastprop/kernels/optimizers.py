@@ -15,12 +15,12 @@ optimizer below; step (1,) int64, the number of updates done, incremented here.
 """
 import math
 
-from numba import njit
+from .jit import kernel
 
 from ..codes import ADADELTA, ADAGRAD, ADAM, ADAMW, RMSPROP, SGD
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def optimizer_update(params, grads, state, hyper, step, code):
     """One update of every parameter by the optimizer `code`."""
     dt = params.dtype.type

@@ -1,13 +1,13 @@
 """The training loop itself: mini-batch steps run back to back in compiled code."""
 import math
 
-from numba import njit
+from .jit import kernel
 
 from .network import backward, forward, load_batch
 from .optimizers import optimizer_update
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def train_batches(net, X, Y, order, batch_size, first_batch, stop_batch):
     """Train on batches first_batch..stop_batch-1 of the epoch given by `order`.
 
