@@ -1,22 +1,17 @@
 """`Model`: owns the arrays and offers the friendly API; the maths is in kernels/."""
-import time
-
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import codes
-from .history import History
 from .init import default_init, draw_weights, resolve_init
-from .kernels.network import backward, dataset_cost, forward, load_rows, predict_into
-from .kernels.training import train_batches
-from .layout import IN_UNIT, N_IN, N_OUT, OUT_UNIT, layer_views, make_layout, param_count
-from .net import make_net
-from .optimizers import SGD, Optimizer
+from .kernels.network import backward, evaluate_rows, forward, load_rows, predict_into
+from .layout import layer_views, make_layout, param_count
+from .net import make_net, with_workspace
+from .optimizers import SGD, Optimizer, _check_number
 from .trace import Trace
+from .training import FitOptions, run_fit
 from .validation import as_features, as_targets, check_choice, check_dtype, check_int
 
 DEFAULT_CAPACITY = 256       # workspace rows: batches up to this size need no growth
-CHUNK_SECONDS = 0.2          # compiled work between returns to Python (Ctrl-C, progress)
 
 
 class Model:
@@ -42,10 +37,16 @@ class Model:
     init : str or None
         he (he_normal), he_uniform, xavier (xavier_uniform), xavier_normal,
         lecun_normal; None picks He for ReLU-like layers and Xavier for the others.
+    dropout : float or list of float
+        Inverted-dropout rate of each hidden layer's output during training (one rate
+        for all or one per hidden layer), in [0, 1).
+    l2 : float
+        L2 penalty: the cost minimised is the mean loss + l2/2 * sum of squared weights
+        (biases excluded). fit(l2=...) overrides it for one run.
     """
 
     def __init__(self, layer_sizes, activation="relu", loss="mse", output_activation=None,
-                 dtype=np.float32, seed=None, init=None):
+                 dtype=np.float32, seed=None, init=None, dropout=0.0, l2=0.0):
         self.sizes = self._check_sizes(layer_sizes)
         n_layers = len(self.sizes) - 1
         self.loss_name = check_choice("loss", loss, codes.LOSSES)
@@ -64,6 +65,8 @@ class Model:
             seed = int(np.random.SeedSequence().entropy % (2**63))
         self.seed = check_int("seed", seed, 0)
         self.init = resolve_init(init)
+        rates = self._check_dropout(dropout, n_layers - 1)
+        self.l2 = _check_number("l2", l2)
 
         self.layout = make_layout(self.sizes)
         act = np.array([codes.ACTIVATIONS[a] for a in self.activations], np.int64)
@@ -76,10 +79,12 @@ class Model:
         for l, W in enumerate(self.weights):
             scheme = self.init or default_init(self.activations[l])
             W[...] = draw_weights(init_rng, scheme, *W.shape)
-        self._grads = np.zeros(n_params, self.dtype)
         self.optimizer = None
-        self._net = make_net(self.params, self._grads, self.layout, act, loss_code,
-                             DEFAULT_CAPACITY)
+        key = int(np.random.SeedSequence((self.seed, 3)).generate_state(1, np.uint64)[0])
+        self._net = make_net(self.params, self.layout, act, loss_code, DEFAULT_CAPACITY,
+                             seed=key)
+        self._net.dropout[:-1] = rates
+        self._net = self._net._replace(l2=self.l2)
 
     # ------------------------------------------------------------------ checks
     @staticmethod
@@ -106,13 +111,32 @@ class Model:
             check_choice(f"activation[{i}]", name, codes.HIDDEN_ACTIVATIONS)
         return names
 
-    def _features(self, X):
-        return as_features(X, self.sizes[0], self.dtype)
+    @staticmethod
+    def _check_dropout(dropout, n_hidden):
+        rates = [dropout] * n_hidden if np.ndim(dropout) == 0 else list(dropout)
+        if len(rates) != n_hidden:
+            raise ValueError(f"dropout must be one rate or a list of {n_hidden} rates "
+                             f"(one per hidden layer); got {len(rates)}")
+        return [_check_number(f"dropout[{i}]", r, 0.0, 1.0, high_open=True)
+                for i, r in enumerate(rates)]
 
-    def _data(self, X, y):
-        X = self._features(X)
-        Y = as_targets(y, self._net.loss, self.sizes[-1], X.shape[0], self.dtype)
+    def _features(self, X, name="X"):
+        return as_features(X, self.sizes[0], self.dtype, name)
+
+    def _data(self, X, y, name=None):
+        X = self._features(X, f"{name}[0]" if name else "X")
+        Y = as_targets(y, self._net.loss, self.sizes[-1], X.shape[0], self.dtype,
+                       f"{name}[1]" if name else "y")
         return X, Y
+
+    @property
+    def dropout(self):
+        """Dropout rate of each hidden layer."""
+        return [float(r) for r in self._net.dropout[:-1]]
+
+    @property
+    def is_classifier(self):
+        return self._net.loss in (codes.CROSS_ENTROPY, codes.BINARY_CROSS_ENTROPY)
 
     # ------------------------------------------------------------------ state
     @property
@@ -126,17 +150,14 @@ class Model:
 
     def _ensure_capacity(self, rows):
         """Grow the workspace (from Python, before compiled code runs) to `rows`."""
-        net = self._net
-        if rows > net.capacity:
-            self._net = make_net(net.params, net.grads, net.layout, net.act, net.loss,
-                                 rows, net.opt_code, net.opt_hyper, net.opt_state,
-                                 net.opt_step, net.blas_min)
+        if rows > self._net.capacity:
+            self._net = with_workspace(self._net, rows)
 
     def _scratch_net(self, rows):
-        """A Net over this model's params with its own workspace and grads."""
-        net = self._net
-        return make_net(net.params, np.zeros_like(net.grads), net.layout, net.act,
-                        net.loss, rows, blas_min=net.blas_min)
+        """A Net over this model's params with its own workspace, grads and dropout
+        stream (a copy), so that inspecting the model changes nothing in it."""
+        return with_workspace(self._net._replace(grads=np.zeros_like(self.params),
+                                                 rng=self._net.rng.copy()), rows)
 
     def reserve(self, rows):
         """Make the workspace hold batches of `rows` rows (for the kernel API: take the
@@ -175,92 +196,92 @@ class Model:
         self._net.opt_step[...] = 0
 
     # ------------------------------------------------------------------ training
-    def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, shuffle=True, verbose=0):
+    def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, shuffle=True, verbose=0,
+            validation_data=None, validation_split=0.0, early_stopping=False, patience=10,
+            min_delta=0.0, restore_best=True, monitor=None, schedule=None, callbacks=None,
+            l2=None):
         """Train by mini-batch backpropagation; return a History.
 
-        Whole runs of batches execute in compiled code. batch_size=1 is online SGD;
-        batch_size >= len(X) is full batch. A non-finite cost stops training with
-        FloatingPointError and restores the parameters and optimizer state of the last
-        check point (at most CHUNK_SECONDS of training back). Ctrl-C stops between
-        chunks and returns the history so far, parameters at the last completed step.
+        Whole runs of batches execute in compiled code; Python runs between chunks and
+        epochs only. batch_size=1 is online SGD; batch_size >= len(X) is full batch.
+
+        optimizer       an fp optimizer; None keeps the model's (fp.SGD(lr=0.01) at
+                        first). The same object again continues its moments.
+        validation_*    (X_val, y_val), or a fraction of X held out (a seeded split)
+        early_stopping  stop when `monitor` (val_loss by default, else loss; or
+                        val_accuracy, accuracy) has not improved by min_delta for
+                        `patience` epochs; restore_best puts back the best epoch's weights
+        schedule        an fp.schedules learning-rate schedule (per epoch)
+        callbacks       callables cb(epoch, logs) run after each epoch; a truthy return
+                        stops training
+        l2              overrides the model's L2 penalty for this run
+
+        A non-finite cost raises FloatingPointError naming the epoch and step, with the
+        parameters and optimizer state restored to the last check point (at most
+        CHUNK_SECONDS of training back). Ctrl-C stops between chunks and returns the
+        history so far, parameters at the last completed step. A refused call changes
+        nothing.
         """
         X, Y = self._data(X, y)
-        epochs = check_int("epochs", epochs, 1)
-        batch_size = check_int("batch_size", batch_size, 1)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
-        if verbose not in (0, 1):
-            raise ValueError(f"verbose must be 0 or 1, got {verbose!r}")
+        opts = FitOptions(self, X, Y, epochs, batch_size, shuffle, verbose, validation_data,
+                          validation_split, early_stopping, patience, min_delta,
+                          restore_best, monitor, schedule, callbacks)
+        l2 = self.l2 if l2 is None else _check_number("l2", l2)
         self._bind_optimizer(optimizer)
-        n = X.shape[0]
-        batch_size = min(batch_size, n)
-        self._ensure_capacity(batch_size)
-        net = self._net
-        n_batches = -(-n // batch_size)
-        history = History(samples=n)
-        backup_params = np.empty_like(net.params)
-        backup_state = np.empty_like(net.opt_state)
-        backup_step = np.empty_like(net.opt_step)
-        chunk = min(n_batches, 16)   # first guess; then sized to CHUNK_SECONDS
+        self._ensure_capacity(min(opts.batch_size, opts.X.shape[0]))
+        self._net = self._net._replace(l2=l2)
         try:
-            for epoch in range(epochs):
-                order = (self._shuffle_rng.permutation(n) if shuffle
-                         else np.arange(n)).astype(np.int64)
-                start = time.perf_counter()
-                total = 0.0
-                bar = tqdm(total=n, desc=f"epoch {epoch + 1}/{epochs}", unit="samples",
-                           disable=not verbose, leave=True, mininterval=0.5)
-                b = 0
-                while b < n_batches:
-                    stop = min(b + chunk, n_batches)
-                    np.copyto(backup_params, net.params)
-                    np.copyto(backup_state, net.opt_state)
-                    np.copyto(backup_step, net.opt_step)
-                    t0 = time.perf_counter()
-                    cost, bad = train_batches(net, X, Y, order, batch_size, b, stop)
-                    elapsed = time.perf_counter() - t0
-                    if bad >= 0 or not np.isfinite(net.params).all():
-                        np.copyto(net.params, backup_params)
-                        np.copyto(net.opt_state, backup_state)
-                        np.copyto(net.opt_step, backup_step)
-                        where = f"step {bad + 1} of {n_batches}" if bad >= 0 else \
-                            f"steps {b + 1}-{stop} of {n_batches}"
-                        raise FloatingPointError(
-                            f"training diverged: non-finite cost in epoch {epoch + 1}, "
-                            f"{where}; parameters restored to before step {b + 1} "
-                            f"(try a smaller learning rate)")
-                    total += cost
-                    bar.update(min(stop * batch_size, n) - min(b * batch_size, n))
-                    bar.set_postfix(loss=f"{total / min(stop * batch_size, n):.4g}",
-                                    refresh=False)
-                    chunk = max(1, min(n_batches, int((stop - b) * CHUNK_SECONDS
-                                                      / max(elapsed, 1e-9))))
-                    b = stop
-                bar.close()
-                history.loss.append(total / n)
-                history.seconds.append(time.perf_counter() - start)
-        except KeyboardInterrupt:
-            history.interrupted = True
-        return history
+            return run_fit(self, opts)
+        finally:
+            self._net = self._net._replace(l2=self.l2)
+
+    def evaluate(self, X, y):
+        """{'loss': mean cost, 'accuracy': share correct (classifiers only)}."""
+        X, Y = self._data(X, y)
+        cost, correct = evaluate_rows(self._net, X, Y, False)
+        result = {"loss": cost / X.shape[0]}
+        if self.is_classifier:
+            result["accuracy"] = correct / X.shape[0]
+        return result
 
     # ------------------------------------------------------------------ inference
-    def predict(self, X):
-        """Output activations (n, n_out): probabilities for softmax/sigmoid outputs."""
+    def predict(self, X, dropout=False):
+        """Output activations (n, n_out): probabilities for softmax/sigmoid outputs.
+        dropout=True draws dropout masks as in training (Monte-Carlo dropout)."""
         X = self._features(X)
         out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
-        predict_into(out, self._net, X)
+        predict_into(out, self._net, X, self._dropout_flag(dropout))
         return out
 
-    def loss(self, X, y):
-        """Mean cost over the samples (float)."""
-        X, Y = self._data(X, y)
-        return dataset_cost(self._net, X, Y) / X.shape[0]
+    def predict_classes(self, X):
+        """Class indices (n,) int64: the argmax for cross_entropy; for
+        binary_cross_entropy, (n, n_out) of 0/1 (output > 0.5)."""
+        if not self.is_classifier:
+            raise ValueError(f"predict_classes needs a classification loss "
+                             f"(cross_entropy or binary_cross_entropy); this model's loss "
+                             f"is {self.loss_name!r}")
+        p = self.predict(X)
+        if self._net.loss == codes.CROSS_ENTROPY:
+            return p.argmax(axis=1).astype(np.int64)
+        return (p > 0.5).astype(np.int64)
 
-    def gradients(self, X, y):
+    def loss(self, X, y, dropout=False):
+        """Mean cost over the samples (float), with the L2 penalty."""
+        X, Y = self._data(X, y)
+        cost, _ = evaluate_rows(self._net, X, Y, self._dropout_flag(dropout))
+        return cost / X.shape[0]
+
+    def gradients(self, X, y, dropout=False):
         """(dW, db): per-layer lists of the gradient of the mean cost over all of X."""
         X, Y = self._data(X, y)
-        net = self._run_backward(X, Y, 1.0 / X.shape[0])
+        net = self._run_backward(X, Y, 1.0 / X.shape[0], self._dropout_flag(dropout))
         return tuple(copy_views(net.grads, self.layout))
+
+    @staticmethod
+    def _dropout_flag(dropout):
+        if not isinstance(dropout, (bool, np.bool_)):
+            raise TypeError(f"dropout must be True or False, got {dropout!r}")
+        return bool(dropout)
 
     def trace(self, X, y):
         """The textbook quantities of one backpropagation over the batch (X, y):
@@ -268,24 +289,26 @@ class Model:
         The model is not changed."""
         X, Y = self._data(X, y)
         n = X.shape[0]
-        net = self._run_backward(X, Y, 1.0)
+        net = self._run_backward(X, Y, 1.0, False)
         Z, A, E = [], [], []
         for n_in, n_out, _, _, _, out_unit in self.layout:
             region = slice(n * out_unit, n * out_unit + n * n_out)
             Z.append(net.Z[region].reshape(n, n_out).copy())
             A.append(net.A[region].reshape(n, n_out).copy())
             E.append(net.E[region].reshape(n, n_out).copy())
-        cost = backward(net, n, 1.0 / n) / n
+        cost = backward(net, n, 1.0 / n, False) / n
         dW, db = copy_views(net.grads, self.layout)
         return Trace(X=X, Z=Z, A=A, E=E, dW=dW, db=db, loss=cost)
 
-    def _run_backward(self, X, Y, scale):
+    def _run_backward(self, X, Y, scale, training):
         n = X.shape[0]
         net = self._scratch_net(n)
+        if training:
+            net = net._replace(rng=self._net.rng)   # draws advance the model's stream
         load_rows(net, X, 0, n)
         net.Y[:Y.size] = Y.ravel()
-        forward(net, n)
-        backward(net, n, scale)
+        forward(net, n, training)
+        backward(net, n, scale, training)
         return net
 
     def __repr__(self):

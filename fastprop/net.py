@@ -29,33 +29,41 @@ class Net(NamedTuple):
     opt_hyper: np.ndarray  # (HYPER_SIZE,) float64  optimizer hyperparameters
     opt_state: np.ndarray  # (STATE_ROWS, P)  optimizer moment buffers
     opt_step: np.ndarray   # (1,) int64  number of optimizer updates done
+    l2: float              # L2 penalty l2/2 * sum of squared weights (biases excluded)
+    dropout: np.ndarray    # (L,) float64  dropout rate of each layer's output (last: 0)
+    M: np.ndarray          # (capacity * width,)  dropout mask scales: 0 or 1/(1-rate)
+    rng: np.ndarray        # (2,) uint64  dropout stream: key (from the seed), batch counter
 
 
 # Below this many multiply-adds per layer and batch, explicit loops beat a BLAS call.
 DEFAULT_BLAS_MIN = 16384
 
 
-def make_workspace(layout, capacity, dtype):
-    """Fresh Z, A, E and Y buffers for batches of up to `capacity` rows."""
-    width = workspace_width(layout)
-    n_out = int(layout[-1, N_OUT])
-    return (np.zeros(capacity * width, dtype), np.zeros(capacity * width, dtype),
-            np.zeros(capacity * width, dtype), np.zeros(capacity * n_out, dtype))
-
-
-def make_net(params, grads, layout, act, loss, capacity, opt_code=0, opt_hyper=None,
-             opt_state=None, opt_step=None, blas_min=DEFAULT_BLAS_MIN):
-    """A Net over existing parameter arrays, with a fresh workspace of `capacity` rows.
-
-    Optimizer arrays not given are made fresh (zero state, SGD hyperparameters all zero).
-    """
+def make_net(params, layout, act, loss, capacity, seed=0):
+    """A Net over the parameter array `params`, with fresh buffers for everything else:
+    a workspace of `capacity` rows, zero gradients, zero SGD optimizer state, no L2, no
+    dropout. Change those with `with_workspace` and `Net._replace`."""
     dtype = params.dtype
-    Z, A, E, Y = make_workspace(layout, capacity, dtype)
-    if opt_hyper is None:
-        opt_hyper = np.zeros(HYPER_SIZE, np.float64)
-    if opt_state is None:
-        opt_state = np.zeros((STATE_ROWS, params.size), dtype)
-    if opt_step is None:
-        opt_step = np.zeros(1, np.int64)
-    return Net(params, grads, layout, act, int(loss), int(capacity), int(blas_min),
-               Z, A, E, Y, int(opt_code), opt_hyper, opt_state, opt_step)
+    n_layers = layout.shape[0]
+    net = Net(params=params, grads=np.zeros_like(params), layout=layout, act=act,
+              loss=int(loss), capacity=0, blas_min=DEFAULT_BLAS_MIN,
+              Z=None, A=None, E=None, Y=None,
+              opt_code=0, opt_hyper=np.zeros(HYPER_SIZE, np.float64),
+              opt_state=np.zeros((STATE_ROWS, params.size), dtype),
+              opt_step=np.zeros(1, np.int64), l2=0.0,
+              dropout=np.zeros(n_layers, np.float64), M=None,
+              rng=np.array([seed, 0], np.uint64))
+    return with_workspace(net, capacity)
+
+
+def with_workspace(net, capacity):
+    """The same Net (sharing every other array) with a fresh workspace of `capacity` rows."""
+    width = workspace_width(net.layout)
+    n_out = int(net.layout[-1, N_OUT])
+    dtype = net.params.dtype
+    return net._replace(capacity=int(capacity),
+                        Z=np.zeros(capacity * width, dtype),
+                        A=np.zeros(capacity * width, dtype),
+                        E=np.zeros(capacity * width, dtype),
+                        M=np.zeros(capacity * width, dtype),
+                        Y=np.zeros(capacity * n_out, dtype))

@@ -17,7 +17,7 @@ take the new `model.net`). Sizes are checked once on entry; none of these alloca
 from .jit import kernel
 
 from ..layout import N_IN, N_OUT
-from .network import backward, dataset_cost, forward, load_rows, predict_into
+from .network import backward, evaluate_rows, forward, load_rows, load_targets, predict_into
 from .optimizers import optimizer_update
 
 __all__ = ["predict", "loss", "loss_and_gradients", "sgd_step", "optimizer_step",
@@ -42,14 +42,6 @@ def _check_inputs(net, X, Y, batch):
 
 
 @kernel
-def _load_targets(net, Y):
-    n_out = Y.shape[1]
-    for r in range(Y.shape[0]):
-        for j in range(n_out):
-            net.Y[r * n_out + j] = Y[r, j]
-
-
-@kernel
 def predict(net, X, out):
     """out (n, n_out) = output activations for X (n, n_in), any n."""
     last = net.layout.shape[0] - 1
@@ -58,25 +50,27 @@ def predict(net, X, out):
     if out.ndim != 2 or out.shape[0] != X.shape[0] or \
             out.shape[1] != net.layout[last, N_OUT]:
         raise ValueError("out must be 2-D (rows of X, n_out)")
-    predict_into(out, net, X)
+    predict_into(out, net, X, False)
 
 
 @kernel
 def loss(net, X, Y):
     """Mean cost over the rows of X (n, n_in), Y (n, n_out), any n."""
     _check_inputs(net, X, Y, False)
-    return dataset_cost(net, X, Y) / X.shape[0]
+    cost, _ = evaluate_rows(net, X, Y, False)
+    return cost / X.shape[0]
 
 
 @kernel
 def loss_and_gradients(net, X, Y):
-    """Fill net.grads with the gradient of the batch's mean cost; return the mean cost."""
+    """Fill net.grads with the gradient of the batch's mean cost; return the mean cost.
+    As in training: dropout (where the net has it) is drawn, the L2 penalty included."""
     _check_inputs(net, X, Y, True)
     rows = X.shape[0]
     load_rows(net, X, 0, rows)
-    _load_targets(net, Y)
-    forward(net, rows)
-    return backward(net, rows, 1.0 / rows) / rows
+    load_targets(net, Y, 0, rows)
+    forward(net, rows, True)
+    return backward(net, rows, 1.0 / rows, True) / rows
 
 
 @kernel

@@ -88,14 +88,17 @@ def activate(A, Z, start, rows, width, code):
 
 
 @kernel
-def mul_activation_grad(E, Z, A, start, count, code):
-    """E[region] *= f'(Z[region]) for an elementwise activation (A = f(Z) given).
+def mul_activation_grad(E, Z, A, start, count, code, a_scale):
+    """E[region] *= f'(Z[region]) for an elementwise activation, given A = f(Z) / a_scale
+    (a_scale is 1, or 1 - rate where dropout scaled the kept activations up; where it
+    dropped them E is already 0).
 
     Softmax is not elementwise; its Jacobian product lives in losses.output_error.
     """
     dt = Z.dtype.type
     zero = dt(0.0)
     one = dt(1.0)
+    s = dt(a_scale)
     end = start + count
     if code == IDENTITY:
         return
@@ -112,14 +115,14 @@ def mul_activation_grad(E, Z, A, start, count, code):
         alpha = dt(ELU_ALPHA)
         for i in range(start, end):
             if not Z[i] > zero:
-                E[i] *= A[i] + alpha      # d/dz alpha*(e^z - 1) = alpha*e^z = a + alpha
+                E[i] *= s * A[i] + alpha      # d/dz alpha*(e^z - 1) = alpha*e^z = f + alpha
     elif code == SIGMOID:
         for i in range(start, end):
-            a = A[i]
+            a = s * A[i]
             E[i] *= a * (one - a)
     elif code == TANH:
         for i in range(start, end):
-            a = A[i]
+            a = s * A[i]
             E[i] *= one - a * a
     elif code == SOFTPLUS:
         for i in range(start, end):

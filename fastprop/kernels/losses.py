@@ -107,7 +107,36 @@ def output_error(E, Z, A, Y, start, rows, width, act, loss, scale):
                 for j in range(row, row + width):
                     E[j] = A[j] * (E[j] - dot)
         else:
-            mul_activation_grad(E, Z, A, start, count, act)
+            mul_activation_grad(E, Z, A, start, count, act, 1.0)
         for r in range(start, start + count):
             E[r] *= s
     return batch_cost(Z, A, Y, start, rows, width, loss)
+
+
+@kernel
+def batch_correct(Z, A, Y, start, rows, width, loss):
+    """Correct predictions among the rows (float64): for cross-entropy, rows whose
+    largest output is the target's largest entry; for binary cross-entropy, the share
+    of each row's outputs on the target's side of 0.5. 0 for regression losses."""
+    correct = 0.0
+    if loss == CROSS_ENTROPY:
+        for r in range(rows):
+            row = start + r * width
+            best = 0
+            target = 0
+            for j in range(1, width):
+                if A[row + j] > A[row + best]:
+                    best = j
+                if Y[r * width + j] > Y[r * width + target]:
+                    target = j
+            if best == target:
+                correct += 1.0
+    elif loss == BINARY_CROSS_ENTROPY:
+        half = A.dtype.type(0.5)
+        for r in range(rows):
+            hits = 0
+            for j in range(width):
+                if (A[start + r * width + j] > half) == (Y[r * width + j] > half):
+                    hits += 1
+            correct += hits / width
+    return correct

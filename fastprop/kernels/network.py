@@ -2,19 +2,40 @@
 
 Every function takes a `Net` (fastprop/net.py) and works in its preallocated buffers:
 no allocation. The batch input sits in region 0 of net.A, its targets in net.Y.
+`training` switches dropout on (masks drawn from the net's counter-based stream).
 """
-from .jit import kernel
+import numpy as np
 
 from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
 from .activations import activate, mul_activation_grad
 from .dense import dense_backward_input, dense_backward_params, dense_forward
-from .losses import batch_cost, output_error
+from .jit import kernel
+from .losses import batch_correct, batch_cost, output_error
+from .random import stream_base, uniform
 
 
 @kernel
-def forward(net, rows):
-    """Z_l = A_{l-1} @ W_l + b_l and A_l = f_l(Z_l) for every layer, A_0 = the input."""
+def draw_dropout(A, M, start, count, rate, base):
+    """Inverted dropout on A[region]: each entry is kept with probability 1 - rate and
+    scaled by 1 / (1 - rate), else zeroed; M[region] records the factor."""
+    dt = A.dtype.type
+    keep = dt(1.0 / (1.0 - rate))
+    zero = dt(0.0)
+    for i in range(start, start + count):
+        m = keep if uniform(base, i) >= rate else zero
+        M[i] = m
+        A[i] *= m
+
+
+@kernel
+def forward(net, rows, training):
+    """Z_l = A_{l-1} @ W_l + b_l and A_l = f_l(Z_l) for every layer, A_0 = the input;
+    with `training`, A_l of hidden layers then goes through dropout."""
     C = net.capacity
+    base = np.uint64(0)
+    if training:
+        net.rng[1] += np.uint64(1)
+        base = stream_base(net.rng[0], net.rng[1])
     for l in range(net.layout.shape[0]):
         n_in = net.layout[l, N_IN]
         n_out = net.layout[l, N_OUT]
@@ -23,14 +44,35 @@ def forward(net, rows):
                       net.layout[l, W_OFF], net.layout[l, B_OFF], rows, n_in, n_out,
                       net.blas_min)
         activate(net.A, net.Z, z_start, rows, n_out, net.act[l])
+        if training and net.dropout[l] > 0.0:
+            draw_dropout(net.A, net.M, z_start, rows * n_out, net.dropout[l], base)
 
 
 @kernel
-def backward(net, rows, scale):
-    """After forward: fill net.E and net.grads; return the rows' summed cost (float64).
+def l2_penalty(net, add_gradient):
+    """l2/2 * sum of squared weights (float64); with add_gradient, net.grads += l2 * W."""
+    total = 0.0
+    if net.l2 == 0.0:
+        return total
+    lam = net.params.dtype.type(net.l2)
+    for l in range(net.layout.shape[0]):
+        w_off = net.layout[l, W_OFF]
+        for i in range(w_off, w_off + net.layout[l, N_IN] * net.layout[l, N_OUT]):
+            w = net.params[i]
+            total += float(w) * float(w)
+            if add_gradient:
+                net.grads[i] += lam * w
+    return 0.5 * net.l2 * total
+
+
+@kernel
+def backward(net, rows, scale, training):
+    """After forward: fill net.E and net.grads; return the rows' summed cost (float64),
+    the L2 penalty counted once per row.
 
     E_L = scale * dC/dZ_L, then layer by layer down to the input:
-    dW_l = A_{l-1}^T @ E_l, db_l = sum_rows E_l, E_{l-1} = (E_l @ W_l^T) * f'_{l-1}(Z_{l-1}).
+    dW_l = A_{l-1}^T @ E_l, db_l = sum_rows E_l,
+    E_{l-1} = (E_l @ W_l^T) * mask_{l-1} * f'_{l-1}(Z_{l-1}).
     With scale = 1/rows the grads are the gradient of the mean cost.
     """
     C = net.capacity
@@ -48,17 +90,23 @@ def backward(net, rows, scale):
         if l > 0:
             dense_backward_input(net.E, net.E, net.params, z_start, a_start,
                                  net.layout[l, W_OFF], rows, n_in, n_out, net.blas_min)
-            mul_activation_grad(net.E, net.Z, net.A, a_start, rows * n_in, net.act[l - 1])
-    return cost
+            a_scale = 1.0
+            if training and net.dropout[l - 1] > 0.0:
+                for i in range(a_start, a_start + rows * n_in):
+                    net.E[i] *= net.M[i]
+                a_scale = 1.0 - net.dropout[l - 1]
+            mul_activation_grad(net.E, net.Z, net.A, a_start, rows * n_in, net.act[l - 1],
+                                a_scale)
+    return cost + rows * l2_penalty(net, True)
 
 
 @kernel
-def output_cost(net, rows):
-    """After forward: the rows' summed cost (float64), reading net.Y."""
+def output_correct(net, rows):
+    """After forward: correct predictions among the rows (losses.batch_correct)."""
     C = net.capacity
     last = net.layout.shape[0] - 1
-    return batch_cost(net.Z, net.A, net.Y, C * net.layout[last, OUT_UNIT], rows,
-                      net.layout[last, N_OUT], net.loss)
+    return batch_correct(net.Z, net.A, net.Y, C * net.layout[last, OUT_UNIT], rows,
+                         net.layout[last, N_OUT], net.loss)
 
 
 @kernel
@@ -85,7 +133,16 @@ def load_rows(net, X, first, rows):
 
 
 @kernel
-def predict_into(out, net, X):
+def load_targets(net, Y, first, rows):
+    """Copy rows first:first+rows of Y (n, n_out) into the target buffer."""
+    n_out = Y.shape[1]
+    for r in range(rows):
+        for j in range(n_out):
+            net.Y[r * n_out + j] = Y[first + r, j]
+
+
+@kernel
+def predict_into(out, net, X, training):
     """out (n, n_out) = the network's output for X (n, n_in), capacity rows at a time."""
     n = X.shape[0]
     C = net.capacity
@@ -95,25 +152,28 @@ def predict_into(out, net, X):
     for first in range(0, n, C):
         rows = min(C, n - first)
         load_rows(net, X, first, rows)
-        forward(net, rows)
+        forward(net, rows, training)
         for r in range(rows):
             for j in range(n_out):
                 out[first + r, j] = net.A[a_out + r * n_out + j]
 
 
 @kernel
-def dataset_cost(net, X, Y):
-    """Summed cost (float64) over every row of X (n, n_in), Y (n, n_out)."""
+def evaluate_rows(net, X, Y, training):
+    """(summed cost with the L2 penalty once per row, correct predictions), both float64,
+    over every row of X (n, n_in), Y (n, n_out)."""
     n = X.shape[0]
     C = net.capacity
-    n_out = Y.shape[1]
-    total = 0.0
+    last = net.layout.shape[0] - 1
+    start = C * net.layout[last, OUT_UNIT]
+    n_out = net.layout[last, N_OUT]
+    cost = 0.0
+    correct = 0.0
     for first in range(0, n, C):
         rows = min(C, n - first)
         load_rows(net, X, first, rows)
-        for r in range(rows):
-            for j in range(n_out):
-                net.Y[r * n_out + j] = Y[first + r, j]
-        forward(net, rows)
-        total += output_cost(net, rows)
-    return total
+        load_targets(net, Y, first, rows)
+        forward(net, rows, training)
+        cost += batch_cost(net.Z, net.A, net.Y, start, rows, n_out, net.loss)
+        correct += output_correct(net, rows)
+    return cost + n * l2_penalty(net, False), correct

@@ -2,8 +2,7 @@
 import math
 
 from .jit import kernel
-
-from .network import backward, forward, load_batch
+from .network import backward, forward, load_batch, output_correct
 from .optimizers import optimizer_update
 
 
@@ -12,22 +11,25 @@ def train_batches(net, X, Y, order, batch_size, first_batch, stop_batch):
     """Train on batches first_batch..stop_batch-1 of the epoch given by `order`.
 
     Batch b holds rows order[b*batch_size : (b+1)*batch_size] of X (n, n_in) and
-    Y (n, n_out); the last one may be partial. Each step: load, forward, backward
-    (gradient of the batch's mean cost), optimizer update.
-    Returns (summed cost of the rows trained, index of the first batch whose cost was
-    not finite or -1). A non-finite batch stops the loop before its update.
+    Y (n, n_out); the last one may be partial. Each step: load, forward (with dropout),
+    backward (gradient of the batch's mean cost), optimizer update.
+    Returns (summed cost of the rows trained, their correct predictions, index of the
+    first batch whose cost was not finite or -1). A non-finite batch stops the loop
+    before its update.
     """
     n = X.shape[0]
     total = 0.0
+    correct = 0.0
     for b in range(first_batch, stop_batch):
         first = b * batch_size
         rows = min(batch_size, n - first)
         load_batch(net, X, Y, order, first, rows)
-        forward(net, rows)
-        cost = backward(net, rows, 1.0 / rows)
+        forward(net, rows, True)
+        cost = backward(net, rows, 1.0 / rows, True)
         if not math.isfinite(cost):
-            return total, b
+            return total, correct, b
+        correct += output_correct(net, rows)
         optimizer_update(net.params, net.grads, net.opt_state, net.opt_hyper,
                          net.opt_step, net.opt_code)
         total += cost
-    return total, -1
+    return total, correct, -1

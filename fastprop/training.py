@@ -1,0 +1,216 @@
+"""The training loop around the compiled kernels: epochs, validation, schedules, early
+stopping, callbacks, progress, interrupts and divergence. Python runs once per chunk of
+batches (at most CHUNK_SECONDS of compiled work) and once per epoch, never per step."""
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import codes
+from .history import History
+from .kernels.network import evaluate_rows
+from .kernels.training import train_batches
+from .schedules import Constant, Schedule
+from .validation import check_choice, check_int
+
+CHUNK_SECONDS = 0.2     # compiled work between returns to Python (Ctrl-C, progress bar)
+MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+
+
+class FitOptions:
+    """fit()'s arguments, checked before anything changes."""
+
+    def __init__(self, model, X, Y, epochs, batch_size, shuffle, verbose, validation_data,
+                 validation_split, early_stopping, patience, min_delta, restore_best,
+                 monitor, schedule, callbacks):
+        self.epochs = check_int("epochs", epochs, 1)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+        self.shuffle = bool(shuffle)
+        if verbose not in (0, 1) or isinstance(verbose, float):
+            raise ValueError(f"verbose must be 0 or 1, got {verbose!r}")
+        self.verbose = int(verbose)
+        self.X, self.Y, self.X_val, self.Y_val = self._split(model, X, Y, validation_data,
+                                                             validation_split)
+        self.classifier = model._net.loss in (codes.CROSS_ENTROPY, codes.BINARY_CROSS_ENTROPY)
+        if not isinstance(early_stopping, (bool, np.bool_)):
+            raise TypeError(f"early_stopping must be True or False, got {early_stopping!r}")
+        self.early_stopping = bool(early_stopping)
+        self.patience = check_int("patience", patience, 0)
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) \
+                or not np.isfinite(min_delta) or min_delta < 0:
+            raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
+        self.min_delta = float(min_delta)
+        if not isinstance(restore_best, (bool, np.bool_)):
+            raise TypeError(f"restore_best must be True or False, got {restore_best!r}")
+        self.restore_best = bool(restore_best)
+        if monitor is None:
+            monitor = "val_loss" if self.X_val is not None else "loss"
+        check_choice("monitor", monitor, MONITORS)
+        if monitor.startswith("val_") and self.X_val is None:
+            raise ValueError(f"monitor={monitor!r} needs validation_data or validation_split")
+        if monitor.endswith("accuracy") and not self.classifier:
+            raise ValueError(f"monitor={monitor!r} needs a classification loss "
+                             f"(cross_entropy or binary_cross_entropy)")
+        self.monitor = monitor
+        if schedule is None:
+            schedule = Constant()
+        if not isinstance(schedule, Schedule):
+            raise TypeError(f"schedule must be a fastprop schedule such as "
+                            f"fp.schedules.CosineAnnealing(T_max=50), got {schedule!r}")
+        self.schedule = schedule
+        callbacks = [] if callbacks is None else (
+            [callbacks] if callable(callbacks) else list(callbacks))
+        for i, cb in enumerate(callbacks):
+            if not callable(cb):
+                raise TypeError(f"callbacks[{i}] must be callable as cb(epoch, logs), "
+                                f"got {cb!r}")
+        self.callbacks = callbacks
+
+    @staticmethod
+    def _split(model, X, Y, validation_data, validation_split):
+        if validation_data is not None and validation_split:
+            raise ValueError("give validation_data or validation_split, not both")
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (X_val, y_val)")
+            X_val, Y_val = model._data(*validation_data, name="validation_data")
+            return X, Y, X_val, Y_val
+        if validation_split:
+            if isinstance(validation_split, bool) or not isinstance(
+                    validation_split, (int, float)) or not 0 < validation_split < 1:
+                raise ValueError(f"validation_split must be a fraction in (0, 1), got "
+                                 f"{validation_split!r}")
+            n = X.shape[0]
+            n_val = int(round(n * validation_split))
+            if n_val < 1 or n_val >= n:
+                raise ValueError(f"validation_split={validation_split} leaves no "
+                                 f"{'validation' if n_val < 1 else 'training'} samples "
+                                 f"out of {n}")
+            # a fixed, seeded split: the same model seed always holds out the same rows
+            order = np.random.default_rng((model.seed, 2)).permutation(n)
+            val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+            return X[train], Y[train], X[val], Y[val]
+        return X, Y, None, None
+
+
+class _Snapshot:
+    """A copy of the trainable state (parameters, optimizer moments and step count),
+    kept in preallocated arrays."""
+
+    def __init__(self, net):
+        self.params = np.empty_like(net.params)
+        self.state = np.empty_like(net.opt_state)
+        self.step = np.empty_like(net.opt_step)
+
+    def save(self, net):
+        np.copyto(self.params, net.params)
+        np.copyto(self.state, net.opt_state)
+        np.copyto(self.step, net.opt_step)
+
+    def restore(self, net):
+        np.copyto(net.params, self.params)
+        np.copyto(net.opt_state, self.state)
+        np.copyto(net.opt_step, self.step)
+
+
+def run_fit(model, opts):
+    """Train `model` (optimizer and workspace already bound) as `opts` says."""
+    net = model._net
+    X, Y = opts.X, opts.Y
+    n = X.shape[0]
+    batch_size = min(opts.batch_size, n)
+    n_batches = -(-n // batch_size)
+    history = History(samples=n)
+    checkpoint = _Snapshot(net)
+    best = _Snapshot(net) if opts.early_stopping and opts.restore_best else None
+    best_value = np.inf
+    waited = 0
+    base_lr = float(net.opt_hyper[0])
+    opts.schedule.reset()
+    chunk = min(n_batches, 16)   # a first guess; then sized to CHUNK_SECONDS
+    try:
+        for epoch in range(opts.epochs):
+            lr = float(opts.schedule.lr(epoch, base_lr, history.logs()))
+            net.opt_hyper[0] = lr
+            order = (model._shuffle_rng.permutation(n) if opts.shuffle
+                     else np.arange(n)).astype(np.int64)
+            start = time.perf_counter()
+            cost = correct = 0.0
+            bar = tqdm(total=n, desc=f"epoch {epoch + 1}/{opts.epochs}", unit="samples",
+                       disable=not opts.verbose, leave=True, mininterval=0.5)
+            b = 0
+            while b < n_batches:
+                stop = min(b + chunk, n_batches)
+                checkpoint.save(net)
+                t0 = time.perf_counter()
+                c, k, bad = train_batches(net, X, Y, order, batch_size, b, stop)
+                elapsed = time.perf_counter() - t0
+                if bad >= 0 or not np.isfinite(net.params).all():
+                    checkpoint.restore(net)
+                    where = (f"step {bad + 1} of {n_batches}" if bad >= 0
+                             else f"steps {b + 1}-{stop} of {n_batches}")
+                    raise FloatingPointError(
+                        f"training diverged: non-finite cost in epoch {epoch + 1}, {where}; "
+                        f"parameters restored to before step {b + 1} of that epoch "
+                        f"(try a smaller learning rate)")
+                cost += c
+                correct += k
+                done = min(stop * batch_size, n)
+                bar.update(done - min(b * batch_size, n))
+                bar.set_postfix(loss=f"{cost / done:.4g}", refresh=False)
+                chunk = max(1, min(n_batches, int((stop - b) * CHUNK_SECONDS
+                                                  / max(elapsed, 1e-9))))
+                b = stop
+            bar.close()
+            history.seconds.append(time.perf_counter() - start)
+            history.loss.append(cost / n)
+            history.lr.append(lr)
+            if opts.classifier:
+                history.accuracy.append(correct / n)
+            if opts.X_val is not None:
+                v_cost, v_correct = evaluate_rows(net, opts.X_val, opts.Y_val, False)
+                history.val_loss.append(v_cost / opts.X_val.shape[0])
+                if opts.classifier:
+                    history.val_accuracy.append(v_correct / opts.X_val.shape[0])
+            if opts.verbose:
+                tqdm.write(_epoch_line(history))
+            stop_now = False
+            if opts.early_stopping:
+                value = getattr(history, opts.monitor)[-1]
+                value = -value if opts.monitor.endswith("accuracy") else value
+                if value < best_value - opts.min_delta:
+                    best_value = value
+                    waited = 0
+                    history.best_epoch = epoch
+                    if best is not None:
+                        best.save(net)
+                else:
+                    waited += 1
+                    stop_now = waited >= opts.patience
+            for cb in opts.callbacks:
+                if cb(epoch, history.logs()):
+                    stop_now = True
+            if stop_now:
+                history.stopped_epoch = epoch
+                break
+    except KeyboardInterrupt:
+        history.interrupted = True
+    if best is not None and history.best_epoch is not None:
+        best.restore(net)
+    return history
+
+
+def _epoch_line(history):
+    e = history.epochs
+    parts = [f"epoch {e}", f"loss {history.loss[-1]:.4g}"]
+    if history.accuracy:
+        parts.append(f"accuracy {history.accuracy[-1]:.4f}")
+    if history.val_loss:
+        parts.append(f"val_loss {history.val_loss[-1]:.4g}")
+    if history.val_accuracy:
+        parts.append(f"val_accuracy {history.val_accuracy[-1]:.4f}")
+    parts.append(f"lr {history.lr[-1]:.3g}")
+    parts.append(f"{history.samples / max(history.seconds[-1], 1e-12):,.0f} samples/s")
+    return " - ".join(parts)
