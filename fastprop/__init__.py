@@ -1,5 +1,5 @@
 """fastprop: multi-layer perceptrons trained by backpropagation in Numba-compiled code."""
-from . import kernels
+from . import kernels, schedules
 from .history import History
 from .model import Model
 from .net import Net
@@ -7,5 +7,5 @@ from .optimizers import SGD, Adadelta, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .trace import Trace
 
 __version__ = "0.1.0"
-__all__ = ["Model", "History", "Trace", "Net", "kernels", "Optimizer", "SGD", "Adam",
+__all__ = ["Model", "History", "Trace", "Net", "kernels", "schedules", "Optimizer", "SGD", "Adam",
            "AdamW", "RMSprop", "Adagrad", "Adadelta", "__version__"]

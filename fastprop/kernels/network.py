@@ -11,18 +11,19 @@ from .activations import activate, mul_activation_grad
 from .dense import dense_backward_input, dense_backward_params, dense_forward
 from .jit import kernel
 from .losses import batch_correct, batch_cost, output_error
-from .random import stream_base, uniform
+from .random import splitmix64, stream_base, uniform
 
 
 @kernel
 def draw_dropout(A, M, start, count, rate, base):
     """Inverted dropout on A[region]: each entry is kept with probability 1 - rate and
-    scaled by 1 / (1 - rate), else zeroed; M[region] records the factor."""
+    scaled by 1 / (1 - rate), else zeroed; M[region] records the factor. Entry i of the
+    region draws number i of the stream `base`, whatever the workspace's capacity."""
     dt = A.dtype.type
     keep = dt(1.0 / (1.0 - rate))
     zero = dt(0.0)
     for i in range(start, start + count):
-        m = keep if uniform(base, i) >= rate else zero
+        m = keep if uniform(base, i - start) >= rate else zero
         M[i] = m
         A[i] *= m
 
@@ -45,7 +46,8 @@ def forward(net, rows, training):
                       net.blas_min)
         activate(net.A, net.Z, z_start, rows, n_out, net.act[l])
         if training and net.dropout[l] > 0.0:
-            draw_dropout(net.A, net.M, z_start, rows * n_out, net.dropout[l], base)
+            draw_dropout(net.A, net.M, z_start, rows * n_out, net.dropout[l],
+                         splitmix64(base + np.uint64(l)))
 
 
 @kernel
