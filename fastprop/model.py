@@ -311,6 +311,13 @@ class Model:
         backward(net, n, scale, training)
         return net
 
+    def save(self, path, include_optimizer=True):
+        """Write the model to the `.npz` file `path` (fastprop.io.save); fastprop.load
+        reads it back. include_optimizer=True also stores the optimizer and its moments,
+        so that training continues exactly where it stopped."""
+        from .io import save
+        save(self, path, include_optimizer=include_optimizer)
+
     def __repr__(self):
         acts = ", ".join(self.activations)
         return (f"Model({list(self.sizes)}, activations=[{acts}], loss={self.loss_name!r}, "

@@ -1,0 +1,295 @@
+"""Saving and loading models: one `.npz` file, read back without executing anything.
+
+    model.save("model.npz")            # or fastprop.io.save(model, "model.npz")
+    model = fastprop.load("model.npz")
+
+The file is a NumPy `.npz` archive (a zip of `.npy` arrays) holding
+
+    meta              0-d unicode array: JSON with the format name and version, the
+                      architecture, dtype, seed, the optimizer's class and settings and
+                      the shuffling generator's state (see `to_arrays`)
+    params            (P,) the flat parameter vector, in the model's dtype
+    optimizer_state   (STATE_ROWS, P) the optimizer's moment buffers   } when saved with
+    optimizer_step    (1,) int64 the number of updates done             } the optimizer
+    dropout_rng       (2,) uint64 the dropout stream (key, batch counter)
+    extra.NAME        any arrays the caller attached (the CLI keeps its input scaling here)
+
+so that a loaded model continues training exactly as the saved one would have: the same
+parameters, moments, step count, shuffling order and dropout masks, bit for bit.
+
+Loading uses `np.load(..., allow_pickle=False)`: nothing in the file can run code.
+A file that is missing, truncated, damaged, foreign, or written by a newer format
+version raises an error naming the path and the problem. Saving writes a temporary
+file in the same folder and renames it over the target, so an interrupted save leaves
+the old file as it was.
+"""
+import contextlib
+import json
+import os
+import re
+import secrets
+
+import numpy as np
+
+from .model import Model
+from .optimizers import SGD, Adadelta, Adagrad, Adam, AdamW, RMSprop
+
+FORMAT = "fastprop.model"
+VERSION = 1                      # bump when a file written now could be misread
+EXTRA_PREFIX = "extra."
+OPTIMIZER_CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta)}
+CORE_ARRAYS = ("meta", "params", "optimizer_state", "optimizer_step", "dropout_rng")
+ZIP_MAGIC = b"PK\x03\x04"
+EXTRA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+# ---------------------------------------------------------------- model <-> arrays
+def to_arrays(model, include_optimizer=True, extra=None):
+    """The model's complete state as a dict of plain (never object) arrays: what `save`
+    writes, and what the scikit-learn estimators pickle."""
+    if not isinstance(model, Model):
+        raise TypeError(f"expected a fastprop Model, got {type(model).__name__}")
+    net = model.net
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "layer_sizes": list(model.sizes),
+        "activations": list(model.activations[:-1]),
+        "output_activation": model.activations[-1],
+        "loss": model.loss_name,
+        "dtype": model.dtype.name,
+        "seed": model.seed,
+        "init": model.init,
+        "dropout": model.dropout,
+        "l2": model.l2,
+        "optimizer": None,
+        "shuffle_rng": model._shuffle_rng.bit_generator.state,
+        "extra": [],
+    }
+    arrays = {"params": model.params.copy(), "dropout_rng": net.rng.copy()}
+    if include_optimizer and model.optimizer is not None:
+        opt = model.optimizer
+        if type(opt).__name__ not in OPTIMIZER_CLASSES or \
+                OPTIMIZER_CLASSES[type(opt).__name__] is not type(opt):
+            raise ValueError(f"cannot save the optimizer {type(opt).__name__}: only "
+                             f"fastprop's own ({', '.join(OPTIMIZER_CLASSES)}) are known to "
+                             f"the file format; pass include_optimizer=False")
+        meta["optimizer"] = {"class": type(opt).__name__, "settings": dict(vars(opt))}
+        arrays["optimizer_state"] = net.opt_state.copy()
+        arrays["optimizer_step"] = net.opt_step.copy()
+    for name, value in (extra or {}).items():
+        if not isinstance(name, str) or not EXTRA_NAME.match(name):
+            raise ValueError(f"extra array names must be identifiers (letters, digits, _); "
+                             f"got {name!r}")
+        value = np.asarray(value)
+        if value.dtype.hasobject or value.dtype.kind not in "biufcUSM":
+            raise ValueError(f"extra[{name!r}] has dtype {value.dtype}, which cannot be "
+                             f"stored without pickle; use numbers or strings")
+        arrays[EXTRA_PREFIX + name] = value
+        meta["extra"].append(name)
+    arrays["meta"] = np.array(json.dumps(meta))
+    return arrays
+
+
+def from_arrays(arrays, source="the arrays"):
+    """(model, extra) rebuilt from what `to_arrays` made; `source` names the origin in
+    error messages. Raises ValueError for anything missing, inconsistent or unknown."""
+    def fail(message):
+        raise ValueError(f"cannot load fastprop model from {source}: {message}")
+
+    if "meta" not in arrays:
+        names = ", ".join(sorted(arrays)) or "nothing"
+        fail(f"not a fastprop model file (no 'meta' entry; it holds {names})")
+    meta = _read_meta(arrays["meta"], fail)
+
+    expected = {"meta", "params", "dropout_rng"} | {EXTRA_PREFIX + n for n in meta["extra"]}
+    if meta["optimizer"] is not None:
+        expected |= {"optimizer_state", "optimizer_step"}
+    missing = expected - set(arrays)
+    unexpected = set(arrays) - expected
+    if missing:
+        fail(f"entries missing: {', '.join(sorted(missing))}")
+    if unexpected:
+        fail(f"unexpected entries: {', '.join(sorted(unexpected))}")
+
+    try:
+        model = Model(meta["layer_sizes"], activation=meta["activations"], loss=meta["loss"],
+                      output_activation=meta["output_activation"], dtype=meta["dtype"],
+                      seed=meta["seed"], init=meta["init"], dropout=meta["dropout"],
+                      l2=meta["l2"])
+    except (TypeError, ValueError) as err:
+        fail(f"invalid architecture: {err}")
+
+    _copy_into(model.params, arrays["params"], "params", fail)
+    if meta["optimizer"] is not None:
+        model.set_optimizer(_make_optimizer(meta["optimizer"], fail))
+        _copy_into(model.net.opt_state, arrays["optimizer_state"], "optimizer_state", fail)
+        _copy_into(model.net.opt_step, arrays["optimizer_step"], "optimizer_step", fail)
+        if model.net.opt_step[0] < 0:
+            fail(f"optimizer_step is negative ({model.net.opt_step[0]})")
+    _copy_into(model.net.rng, arrays["dropout_rng"], "dropout_rng", fail)
+    bitgen = model._shuffle_rng.bit_generator
+    state = meta["shuffle_rng"]
+    if not isinstance(state, dict) or state.get("bit_generator") != type(bitgen).__name__:
+        fail(f"shuffle_rng must be a {type(bitgen).__name__} state")
+    try:
+        bitgen.state = state
+    except (TypeError, ValueError, KeyError) as err:
+        fail(f"invalid shuffle_rng state: {err}")
+    extra = {name: arrays[EXTRA_PREFIX + name] for name in meta["extra"]}
+    return model, extra
+
+
+def _read_meta(entry, fail):
+    """The checked metadata dict of the 0-d unicode `meta` array."""
+    if not isinstance(entry, np.ndarray) or entry.ndim != 0 or entry.dtype.kind != "U":
+        fail("not a fastprop model file ('meta' is not a JSON string)")
+    try:
+        meta = json.loads(str(entry))
+    except ValueError as err:
+        fail(f"damaged metadata (invalid JSON: {err})")
+    if not isinstance(meta, dict):
+        fail("not a fastprop model file (its metadata is not a JSON object)")
+    if meta.get("format") != FORMAT:
+        fail(f"not a fastprop model file (format {meta.get('format')!r}, expected "
+             f"{FORMAT!r})")
+    version = meta.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        fail(f"invalid format version {version!r}")
+    if version > VERSION:
+        fail(f"it was written by a newer fastprop (file format version {version}; this "
+             f"fastprop {_fastprop_version()} reads versions up to {VERSION}): upgrade "
+             f"fastprop to load it")
+    fields = {"layer_sizes": list, "activations": list, "output_activation": str,
+              "loss": str, "dtype": str, "seed": int, "init": (str, type(None)),
+              "dropout": list, "l2": (int, float), "optimizer": (dict, type(None)),
+              "shuffle_rng": dict, "extra": list}
+    for name, kind in fields.items():
+        if name not in meta:
+            fail(f"metadata lacks {name!r}")
+        if not isinstance(meta[name], kind) or isinstance(meta[name], bool):
+            fail(f"metadata field {name!r} has the wrong type "
+                 f"({type(meta[name]).__name__})")
+    if meta["dtype"] not in ("float32", "float64"):
+        fail(f"dtype must be float32 or float64, got {meta['dtype']!r}")
+    if not all(isinstance(n, str) and EXTRA_NAME.match(n) for n in meta["extra"]):
+        fail("metadata field 'extra' must list identifier names")
+    return meta
+
+
+def _make_optimizer(spec, fail):
+    """An optimizer object from its saved {"class": name, "settings": {...}}."""
+    name, settings = spec.get("class"), spec.get("settings")
+    if name not in OPTIMIZER_CLASSES or not isinstance(settings, dict):
+        fail(f"unknown optimizer {name!r} (known: {', '.join(OPTIMIZER_CLASSES)})")
+    settings = dict(settings)
+    if "beta1" in settings or "beta2" in settings:     # Adam keeps betas as two fields
+        settings["betas"] = (settings.pop("beta1", None), settings.pop("beta2", None))
+    try:
+        return OPTIMIZER_CLASSES[name](**settings)
+    except (TypeError, ValueError) as err:
+        fail(f"invalid {name} settings: {err}")
+
+
+def _copy_into(target, value, name, fail):
+    """Copy the stored array `value` into `target` after checking shape and dtype."""
+    if not isinstance(value, np.ndarray) or value.shape != target.shape \
+            or value.dtype != target.dtype:
+        got = (f"{value.dtype} {value.shape}" if isinstance(value, np.ndarray)
+               else type(value).__name__)
+        fail(f"{name} should be {target.dtype} {target.shape} for this architecture; "
+             f"found {got}")
+    target[...] = value
+
+
+def _fastprop_version():
+    from . import __version__
+    return __version__
+
+
+# ---------------------------------------------------------------- files
+def save(model, path, include_optimizer=True, extra=None):
+    """Write `model` to the `.npz` file `path` (exactly that name; no suffix is added).
+
+    include_optimizer  also store the optimizer (class, settings, moment buffers, step
+                       count), so that `load` + `fit` continues training exactly
+    extra              {name: array} of numbers or strings to store beside the model;
+                       `load(path, return_extra=True)` gives them back
+
+    The file is written under a temporary name in the same folder and then renamed
+    over `path`: a crash or error while saving leaves any old file intact.
+    """
+    arrays = to_arrays(model, include_optimizer, extra)
+    _write_atomic(os.fspath(path), arrays)
+
+
+def load(path, return_extra=False):
+    """The Model saved in `path` (and, with return_extra=True, the dict of extra
+    arrays). FileNotFoundError for a missing file; ValueError naming the file and the
+    problem for one that is damaged, truncated, not a fastprop model, or written by a
+    newer version. Never unpickles anything."""
+    path = os.fspath(path)
+    arrays = _read_npz(path)
+    model, extra = from_arrays(arrays, source=repr(path))
+    return (model, extra) if return_extra else model
+
+
+def _read_npz(path):
+    """{name: array} of every entry of the archive `path`, read eagerly (so that CRC
+    and format errors surface here), without pickle."""
+    def fail(message):
+        raise ValueError(f"cannot load fastprop model from {path!r}: {message}")
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path!r}")
+    if os.path.isdir(path):
+        fail("it is a folder, not a file")
+    with open(path, "rb") as f:
+        head = f.read(len(ZIP_MAGIC))
+    if not head:
+        fail("the file is empty")
+    if head != ZIP_MAGIC:
+        fail("not a fastprop model file (not an .npz archive)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except Exception as err:    # zipfile.BadZipFile, zlib.error, EOFError, ValueError...
+        fail(f"the file is damaged or truncated ({type(err).__name__}: {err})")
+
+
+def _write_atomic(path, arrays):
+    """np.savez `arrays` to a fresh temporary file beside `path`, fsync it, then rename
+    it over `path` (atomic on POSIX and Windows)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    # O_EXCL: never reuse an existing name; mode 0o666 less the umask, like open()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, allow_pickle=False, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder):
+    """Make the rename durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+__all__ = ["save", "load", "to_arrays", "from_arrays", "FORMAT", "VERSION"]
