@@ -199,7 +199,7 @@ class Model:
     def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, shuffle=True, verbose=0,
             validation_data=None, validation_split=0.0, early_stopping=False, patience=10,
             min_delta=0.0, restore_best=True, monitor=None, schedule=None, callbacks=None,
-            l2=None):
+            l2=None, n_threads=None):
         """Train by mini-batch backpropagation; return a History.
 
         Whole runs of batches execute in compiled code; Python runs between chunks and
@@ -215,6 +215,8 @@ class Model:
         callbacks       callables cb(epoch, logs) run after each epoch; a truthy return
                         stops training
         l2              overrides the model's L2 penalty for this run
+        n_threads       threads for data-parallel training (default: every core this
+                        process may use); the result is bit-identical for any count
 
         A non-finite cost raises FloatingPointError naming the epoch and step, with the
         parameters and optimizer state restored to the last check point (at most
@@ -225,7 +227,7 @@ class Model:
         X, Y = self._data(X, y)
         opts = FitOptions(self, X, Y, epochs, batch_size, shuffle, verbose, validation_data,
                           validation_split, early_stopping, patience, min_delta,
-                          restore_best, monitor, schedule, callbacks)
+                          restore_best, monitor, schedule, callbacks, n_threads)
         l2 = self.l2 if l2 is None else _check_number("l2", l2)
         self._bind_optimizer(optimizer)
         self._ensure_capacity(min(opts.batch_size, opts.X.shape[0]))

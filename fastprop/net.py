@@ -67,3 +67,47 @@ def with_workspace(net, capacity):
                         E=np.zeros(capacity * width, dtype),
                         M=np.zeros(capacity * width, dtype),
                         Y=np.zeros(capacity * n_out, dtype))
+
+
+class Shards(NamedTuple):
+    """Per-shard buffers for data-parallel training: a batch is cut into shards of at
+    most `rows` rows, each with its own workspace and gradient buffer, so threads never
+    write the same memory; the gradients are then summed in shard order."""
+    rows: int              # rows per shard
+    grads: np.ndarray      # (S, P)  each shard's share of the mean-cost gradient
+    Z: np.ndarray          # (S, rows * width)  workspaces, as in Net
+    A: np.ndarray
+    E: np.ndarray
+    M: np.ndarray
+    Y: np.ndarray          # (S, rows * n_out)
+    cost: np.ndarray       # (S,) float64  each shard's summed cost
+    correct: np.ndarray    # (S,) float64  each shard's correct predictions
+
+
+# A batch is split into shards of at least MIN_SHARD_ROWS rows and at most MAX_SHARDS
+# shards. The split depends on the batch size only, never on the thread count: that is
+# what makes training bit-identical for any number of threads.
+MIN_SHARD_ROWS = 32
+MAX_SHARDS = 64
+
+
+def shard_layout(batch_size):
+    """(number of shards, rows per shard) for a batch size."""
+    n_shards = max(1, min(MAX_SHARDS, batch_size // MIN_SHARD_ROWS))
+    rows = -(-batch_size // n_shards)
+    return -(-batch_size // rows), rows
+
+
+def make_shards(net, batch_size):
+    """Shard buffers for batches of `batch_size` rows of the Net `net`."""
+    n_shards, rows = shard_layout(batch_size)
+    width = workspace_width(net.layout)
+    n_out = int(net.layout[-1, N_OUT])
+    dtype = net.params.dtype
+
+    def buf(w):
+        return np.zeros((n_shards, rows * w), dtype)
+
+    return Shards(rows=rows, grads=np.zeros((n_shards, net.params.size), dtype),
+                  Z=buf(width), A=buf(width), E=buf(width), M=buf(width), Y=buf(n_out),
+                  cost=np.zeros(n_shards), correct=np.zeros(n_shards))

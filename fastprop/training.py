@@ -9,8 +9,11 @@ from tqdm.auto import tqdm
 from . import codes
 from .history import History
 from .kernels.network import evaluate_rows
+from .kernels.parallel import train_batches_sharded
 from .kernels.training import train_batches
+from .net import make_shards, shard_layout
 from .schedules import Constant, Schedule
+from .threads import resolve_threads, training_threads
 from .validation import check_choice, check_int
 
 CHUNK_SECONDS = 0.2     # compiled work between returns to Python (Ctrl-C, progress bar)
@@ -22,8 +25,9 @@ class FitOptions:
 
     def __init__(self, model, X, Y, epochs, batch_size, shuffle, verbose, validation_data,
                  validation_split, early_stopping, patience, min_delta, restore_best,
-                 monitor, schedule, callbacks):
+                 monitor, schedule, callbacks, n_threads):
         self.epochs = check_int("epochs", epochs, 1)
+        self.n_threads = resolve_threads(n_threads)
         self.batch_size = check_int("batch_size", batch_size, 1)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
@@ -117,11 +121,20 @@ class _Snapshot:
 
 def run_fit(model, opts):
     """Train `model` (optimizer and workspace already bound) as `opts` says."""
+    with training_threads(opts.n_threads):
+        return _run_epochs(model, opts)
+
+
+def _run_epochs(model, opts):
     net = model._net
     X, Y = opts.X, opts.Y
     n = X.shape[0]
     batch_size = min(opts.batch_size, n)
     n_batches = -(-n // batch_size)
+    # Batches of one shard train in one pass; larger ones are split into shards that
+    # threads share (the split depends on the batch size only: same bits for any
+    # thread count).
+    shards = make_shards(net, batch_size) if shard_layout(batch_size)[0] > 1 else None
     history = History(samples=n)
     checkpoint = _Snapshot(net)
     best = _Snapshot(net) if opts.early_stopping and opts.restore_best else None
@@ -145,7 +158,11 @@ def run_fit(model, opts):
                 stop = min(b + chunk, n_batches)
                 checkpoint.save(net)
                 t0 = time.perf_counter()
-                c, k, bad = train_batches(net, X, Y, order, batch_size, b, stop)
+                if shards is None:
+                    c, k, bad = train_batches(net, X, Y, order, batch_size, b, stop)
+                else:
+                    c, k, bad = train_batches_sharded(net, shards, X, Y, order, batch_size,
+                                                      b, stop)
                 elapsed = time.perf_counter() - t0
                 if bad >= 0 or not np.isfinite(net.params).all():
                     checkpoint.restore(net)

@@ -5,9 +5,12 @@ nogil=True: kernels release the GIL, so Python threads can train models side by 
 _nrt=False: compiled without Numba's runtime, so a kernel cannot allocate (it would not
 compile) and no reference counting runs on array arguments and views; on tiny
 networks those atomic increments and decrements cost more than the arithmetic.
+error_model="numpy": division follows IEEE (x/0 gives inf or nan, which the finiteness
+checks catch) instead of Python's ZeroDivisionError, whose check in every division would
+stop loops from vectorising and put an exception path in hot loops.
 No fastmath: isfinite/isnan checks stay truthful and results stay IEEE-exact.
 """
 from numba import njit
 
-kernel = njit(cache=True, nogil=True, _nrt=False)
+kernel = njit(cache=True, nogil=True, _nrt=False, error_model="numpy")
 

@@ -15,28 +15,39 @@ from .random import splitmix64, stream_base, uniform
 
 
 @kernel
-def draw_dropout(A, M, start, count, rate, base):
+def draw_dropout(A, M, start, count, rate, base, first):
     """Inverted dropout on A[region]: each entry is kept with probability 1 - rate and
     scaled by 1 / (1 - rate), else zeroed; M[region] records the factor. Entry i of the
-    region draws number i of the stream `base`, whatever the workspace's capacity."""
+    region draws number first + i of the stream `base`, whatever the workspace's
+    capacity, so a batch split across threads draws the same mask as a whole one."""
     dt = A.dtype.type
     keep = dt(1.0 / (1.0 - rate))
     zero = dt(0.0)
     for i in range(start, start + count):
-        m = keep if uniform(base, i - start) >= rate else zero
+        m = keep if uniform(base, first + i - start) >= rate else zero
         M[i] = m
         A[i] *= m
 
 
 @kernel
+def next_dropout_stream(net):
+    """Advance the net's batch counter; return the new batch's dropout stream."""
+    net.rng[1] += np.uint64(1)
+    return stream_base(net.rng[0], net.rng[1])
+
+
+@kernel
 def forward(net, rows, training):
     """Z_l = A_{l-1} @ W_l + b_l and A_l = f_l(Z_l) for every layer, A_0 = the input;
-    with `training`, A_l of hidden layers then goes through dropout."""
+    with `training`, A_l of hidden layers then goes through dropout (a new mask)."""
+    base = next_dropout_stream(net) if training else np.uint64(0)
+    forward_rows(net, rows, training, base, 0)
+
+
+@kernel
+def forward_rows(net, rows, training, base, first_row):
+    """forward() for rows first_row.. of a batch whose dropout stream is `base`."""
     C = net.capacity
-    base = np.uint64(0)
-    if training:
-        net.rng[1] += np.uint64(1)
-        base = stream_base(net.rng[0], net.rng[1])
     for l in range(net.layout.shape[0]):
         n_in = net.layout[l, N_IN]
         n_out = net.layout[l, N_OUT]
@@ -47,7 +58,7 @@ def forward(net, rows, training):
         activate(net.A, net.Z, z_start, rows, n_out, net.act[l])
         if training and net.dropout[l] > 0.0:
             draw_dropout(net.A, net.M, z_start, rows * n_out, net.dropout[l],
-                         splitmix64(base + np.uint64(l)))
+                         splitmix64(base + np.uint64(l)), first_row * n_out)
 
 
 @kernel

@@ -22,12 +22,18 @@ from ..codes import ADADELTA, ADAGRAD, ADAM, ADAMW, RMSPROP, SGD
 
 @kernel
 def optimizer_update(params, grads, state, hyper, step, code):
-    """One update of every parameter by the optimizer `code`."""
+    """One update of every parameter by the optimizer `code`; step[0] += 1."""
+    step[0] += 1
+    optimizer_update_range(params, grads, state, hyper, step[0], code, 0, params.size)
+
+
+@kernel
+def optimizer_update_range(params, grads, state, hyper, t, code, lo, hi):
+    """Update parameters lo..hi-1 as update number t (from 1) of the optimizer `code`.
+    Each parameter's update reads only its own entries, so disjoint ranges can run on
+    different threads with results identical to one pass."""
     dt = params.dtype.type
     one = dt(1.0)
-    step[0] += 1
-    t = step[0]
-    n = params.size
     lr = dt(hyper[0])
     if code == SGD:
         mu = dt(hyper[1])
@@ -35,10 +41,10 @@ def optimizer_update(params, grads, state, hyper, step, code):
         wd = dt(hyper[3])
         buf = state[0]
         if hyper[1] == 0.0:
-            for i in range(n):
+            for i in range(lo, hi):
                 params[i] -= lr * (grads[i] + wd * params[i])
         else:
-            for i in range(n):
+            for i in range(lo, hi):
                 g = grads[i] + wd * params[i]
                 b = mu * buf[i] + g
                 buf[i] = b
@@ -53,7 +59,7 @@ def optimizer_update(params, grads, state, hyper, step, code):
         decay = dt(1.0 - hyper[0] * hyper[4])
         m = state[0]
         v = state[1]
-        for i in range(n):
+        for i in range(lo, hi):
             g = grads[i]
             if code == ADAMW:
                 params[i] *= decay
@@ -71,7 +77,7 @@ def optimizer_update(params, grads, state, hyper, step, code):
         wd = dt(hyper[4])
         v = state[0]
         buf = state[1]
-        for i in range(n):
+        for i in range(lo, hi):
             g = grads[i] + wd * params[i]
             vi = alpha * v[i] + (one - alpha) * g * g
             v[i] = vi
@@ -85,7 +91,7 @@ def optimizer_update(params, grads, state, hyper, step, code):
         eps = dt(hyper[1])
         wd = dt(hyper[2])
         acc = state[0]
-        for i in range(n):
+        for i in range(lo, hi):
             g = grads[i] + wd * params[i]
             a = acc[i] + g * g
             acc[i] = a
@@ -96,7 +102,7 @@ def optimizer_update(params, grads, state, hyper, step, code):
         wd = dt(hyper[3])
         v = state[0]
         u = state[1]
-        for i in range(n):
+        for i in range(lo, hi):
             g = grads[i] + wd * params[i]
             vi = rho * v[i] + (one - rho) * g * g
             v[i] = vi

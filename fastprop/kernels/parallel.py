@@ -1,0 +1,77 @@
+"""Data-parallel training: each batch is cut into shards (net.Shards) that threads
+process independently, each into its own workspace and gradient buffer; gradients,
+costs and counts are then summed in shard order, and the optimizer updates disjoint
+parameter ranges in parallel. Nothing a thread computes depends on which thread runs
+it or how many there are, so the parameters are bit-identical for any thread count."""
+import math
+
+from numba import njit, prange
+
+from ..net import Net
+from .jit import kernel
+from .network import (backward, forward_rows, l2_penalty, load_batch, next_dropout_stream,
+                      output_correct)
+from .optimizers import optimizer_update_range
+
+PARAM_BLOCK = 16384   # parameters per parallel task in the gradient sum and the update
+
+
+@kernel
+def train_shard(net, shards, s, X, Y, order, first, rows, base):
+    """Forward and backward of shard s of the batch order[first:first+rows] into the
+    shard's own buffers; its cost and correct count go to shards.cost/correct[s]."""
+    lo = s * shards.rows
+    r = min(shards.rows, rows - lo)
+    shard = Net(net.params, shards.grads[s], net.layout, net.act, net.loss, shards.rows,
+                net.blas_min, shards.Z[s], shards.A[s], shards.E[s], shards.Y[s],
+                net.opt_code, net.opt_hyper, net.opt_state, net.opt_step, 0.0,
+                net.dropout, shards.M[s], net.rng)
+    load_batch(shard, X, Y, order, first + lo, r)
+    forward_rows(shard, r, True, base, lo)
+    shards.cost[s] = backward(shard, r, 1.0 / rows, True)   # l2 = 0: added once, later
+    shards.correct[s] = output_correct(shard, r)
+
+
+@kernel
+def sum_shard_gradients(net, shards, used, lo, hi):
+    """net.grads[lo:hi] = the sum of the first `used` shards' gradients, in shard order."""
+    for i in range(lo, hi):
+        g = shards.grads[0, i]
+        for s in range(1, used):
+            g += shards.grads[s, i]
+        net.grads[i] = g
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def train_batches_sharded(net, shards, X, Y, order, batch_size, first_batch, stop_batch):
+    """As training.train_batches, with each batch split across shards in parallel."""
+    n = X.shape[0]
+    n_params = net.params.size
+    n_blocks = -(-n_params // PARAM_BLOCK)
+    total = 0.0
+    correct = 0.0
+    for b in range(first_batch, stop_batch):
+        first = b * batch_size
+        rows = min(batch_size, n - first)
+        base = next_dropout_stream(net)
+        used = -(-rows // shards.rows)
+        for s in prange(used):
+            train_shard(net, shards, s, X, Y, order, first, rows, base)
+        cost = 0.0
+        for s in range(used):
+            cost += shards.cost[s]
+            correct += shards.correct[s]
+        if not math.isfinite(cost):
+            return total, correct, b
+        for blk in prange(n_blocks):
+            sum_shard_gradients(net, shards, used, blk * PARAM_BLOCK,
+                                min((blk + 1) * PARAM_BLOCK, n_params))
+        cost += rows * l2_penalty(net, True)
+        net.opt_step[0] += 1
+        t = net.opt_step[0]
+        for blk in prange(n_blocks):
+            optimizer_update_range(net.params, net.grads, net.opt_state, net.opt_hyper, t,
+                                   net.opt_code, blk * PARAM_BLOCK,
+                                   min((blk + 1) * PARAM_BLOCK, n_params))
+        total += cost
+    return total, correct, -1

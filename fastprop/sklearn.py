@@ -1,0 +1,390 @@
+"""scikit-learn estimators trained by fastprop: `MLPClassifier` and `MLPRegressor`.
+
+    from fastprop.sklearn import MLPClassifier
+    clf = MLPClassifier(hidden_layer_sizes=(64,), max_iter=50, random_state=0).fit(X, y)
+    clf.predict_proba(X_test)
+
+They follow `sklearn.neural_network.MLPClassifier` / `MLPRegressor`: the same parameter
+names where the concept is the same, `fit`, `partial_fit`, `predict`, `predict_proba`,
+`score`, the fitted attributes `classes_`, `n_features_in_`, `loss_curve_`, `n_iter_`,
+`coefs_`/`intercepts_`, and they work in pipelines, `clone` and `GridSearchCV`. The
+network is a `fastprop.Model`, kept in `model_`. Where fastprop differs:
+
+optimizer       replaces `solver`: "adam" (default; Adam(lr=learning_rate_init)), "sgd"
+                (SGD with momentum 0.9 and Nesterov, scikit-learn's defaults), "adamw",
+                "rmsprop", "adagrad", "adadelta", or a fastprop optimizer object such as
+                fp.SGD(0.1, momentum=0.5), whose own lr then applies (learning_rate_init
+                is ignored). There is no lbfgs.
+alpha           L2 penalty, scaled as scikit-learn scales it: each batch of B samples
+                minimises mean loss + alpha / (2 B) * sum of squared weights, so fastprop's
+                `l2` is alpha / batch_size (the gradient of every full batch matches
+                scikit-learn's; the last, smaller batch of an epoch gets the same l2).
+early_stopping  holds out validation_fraction of the training data (a fixed seeded
+                split, not stratified) and stops when the validation *loss* has not
+                improved by `tol` for `n_iter_no_change` epochs, restoring the best
+                epoch's weights (scikit-learn watches the validation score). Without it,
+                training stops when the training loss has not improved by `tol` for
+                `n_iter_no_change` epochs, as in scikit-learn.
+dropout         inverted-dropout rate of the hidden layers (one rate or one per layer).
+dtype           None (default) keeps float32 input in float32 and trains everything else
+                in float64, as scikit-learn does; "float32" or "float64" force one.
+activation      scikit-learn's identity, logistic, tanh, relu, or any of fastprop's
+                hidden activations (leaky_relu, elu, sigmoid, softplus, gelu), one name
+                or one per hidden layer.
+
+The classifier trains softmax outputs with cross-entropy, one output per class (two for
+a binary problem, one for a single class, which then always wins), or, for a multilabel
+indicator matrix y, one sigmoid output per label with binary cross-entropy. The regressor
+minimises half the squared error with identity outputs; a 1-D y gives 1-D predictions.
+`random_state` seeds initialisation, shuffling, dropout and the validation split: an
+integer is used as the Model's seed itself.
+
+Fitted estimators pickle (and joblib.dump) through fastprop.io's arrays, never by
+pickling the compiled kernels' buffers.
+"""
+import copy
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from . import codes
+from .io import from_arrays, to_arrays
+from .model import Model
+from .optimizers import SGD, Adadelta, Adagrad, Adam, AdamW, Optimizer, RMSprop, _check_number
+from .validation import check_dtype, check_int
+
+# scikit-learn's activation names, then fastprop's own.
+ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
+               **{name: name for name in codes.HIDDEN_ACTIVATIONS}}
+
+OPTIMIZERS = {
+    "adam": lambda lr: Adam(lr),
+    "sgd": lambda lr: SGD(lr, momentum=0.9, nesterov=True),
+    "adamw": lambda lr: AdamW(lr),
+    "rmsprop": lambda lr: RMSprop(lr),
+    "adagrad": lambda lr: Adagrad(lr),
+    "adadelta": lambda lr: Adadelta(lr),
+}
+
+FLOAT_DTYPES = (np.float64, np.float32)   # validate_data keeps float32, else float64
+
+
+class _BaseMLP(BaseEstimator):
+    """What the classifier and regressor share: parameters, checks, the training loop
+    around Model.fit, the fitted attributes and pickling."""
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, optimizer="adam",
+                 alpha=1e-4, batch_size="auto", learning_rate_init=1e-3, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 dropout=0.0, dtype=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.optimizer = optimizer
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.dropout = dropout
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------ parameters
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, (bool, np.bool_)):
+            sizes = [sizes]
+        try:
+            sizes = list(sizes)
+        except TypeError:
+            raise ValueError(f"hidden_layer_sizes must be an int or a sequence of ints, got "
+                             f"{self.hidden_layer_sizes!r}") from None
+        return [check_int(f"hidden_layer_sizes[{i}]", s, 1) for i, s in enumerate(sizes)]
+
+    def _hidden_activations(self, n_hidden):
+        names = ([self.activation] * n_hidden if isinstance(self.activation, str)
+                 else list(self.activation))
+        for name in names:
+            if name not in ACTIVATIONS:
+                raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)} (or a "
+                                 f"list of them, one per hidden layer); got {name!r}")
+        return [ACTIVATIONS[name] for name in names]
+
+    def _check_params(self):
+        """Check every parameter that fit does not hand to Model (which checks its own);
+        scikit-learn's convention: nothing is checked in __init__ or set_params."""
+        check_int("max_iter", self.max_iter, 1)
+        check_int("n_iter_no_change", self.n_iter_no_change, 1)
+        _check_number("alpha", self.alpha)
+        _check_number("tol", self.tol)
+        _check_number("learning_rate_init", self.learning_rate_init, low_open=True)
+        _check_number("validation_fraction", self.validation_fraction, 0.0, 1.0,
+                      low_open=True, high_open=True)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            check_int("batch_size", self.batch_size, 1)
+        for name in ("shuffle", "warm_start", "early_stopping"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.dtype is not None:
+            check_dtype(self.dtype)
+        if not isinstance(self.optimizer, Optimizer) and self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)} or a fastprop "
+                             f"optimizer such as fastprop.SGD(0.1); got {self.optimizer!r}")
+
+    def _new_optimizer(self):
+        if isinstance(self.optimizer, Optimizer):
+            return copy.deepcopy(self.optimizer)    # the parameter itself stays untouched
+        return OPTIMIZERS[self.optimizer](self.learning_rate_init)
+
+    def _seed(self):
+        """The Model seed: the integer random_state itself, one drawn from a RandomState,
+        or None (fresh entropy)."""
+        if self.random_state is None:
+            return None
+        if isinstance(self.random_state, numbers.Integral) and \
+                not isinstance(self.random_state, (bool, np.bool_)):
+            return check_int("random_state", self.random_state, 0)
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _batch_size(self, n_samples):
+        if isinstance(self.batch_size, str):
+            return min(200, n_samples)
+        return min(self.batch_size, n_samples)
+
+    # ------------------------------------------------------------------ training
+    def _fit(self, X, y, incremental, classes=None):
+        """fit (incremental=False) or partial_fit (True) on validated input."""
+        self._check_params()
+        first = not hasattr(self, "model_") or not (incremental or self.warm_start)
+        X, targets, n_outputs = self._validate_training_data(X, y, first, incremental,
+                                                             classes)
+        n_samples = X.shape[0]
+        batch_size = self._batch_size(n_samples)
+        l2 = self.alpha / batch_size
+        if first:
+            hidden = self._hidden_sizes()
+            dtype = X.dtype if self.dtype is None else check_dtype(self.dtype)
+            self.model_ = Model([X.shape[1], *hidden, n_outputs],
+                                activation=self._hidden_activations(len(hidden)),
+                                loss=self._loss, dtype=dtype, seed=self._seed(),
+                                dropout=self.dropout, l2=l2)
+            self.n_outputs_ = n_outputs
+            self.n_layers_ = len(hidden) + 2
+            self.n_iter_ = 0
+            self.t_ = 0
+            self.loss_curve_ = []
+            self.best_loss_ = None
+            self.validation_loss_curve_ = None
+            self.best_validation_loss_ = None
+        elif n_outputs != self.n_outputs_:
+            raise ValueError(f"y has {n_outputs} outputs but the network was fitted with "
+                             f"{self.n_outputs_}")
+
+        if incremental:        # one epoch; the same optimizer object continues its moments
+            optimizer = self._new_optimizer() if self.model_.optimizer is None else None
+            stopping = {"epochs": 1}
+        elif self.early_stopping:
+            optimizer = self._new_optimizer()
+            stopping = {"epochs": self.max_iter, "validation_split": self.validation_fraction,
+                        "early_stopping": True, "monitor": "val_loss", "restore_best": True,
+                        "patience": self.n_iter_no_change, "min_delta": float(self.tol)}
+        else:
+            optimizer = self._new_optimizer()
+            stopping = {"epochs": self.max_iter, "early_stopping": True, "monitor": "loss",
+                        "restore_best": False, "patience": self.n_iter_no_change,
+                        "min_delta": float(self.tol)}
+        history = self.model_.fit(X, targets, batch_size=batch_size, optimizer=optimizer,
+                                  shuffle=bool(self.shuffle), verbose=1 if self.verbose else 0,
+                                  l2=l2, **stopping)
+
+        self.n_iter_ += history.epochs
+        self.t_ += history.epochs * history.samples
+        self.loss_curve_ = self.loss_curve_ + [float(v) for v in history.loss]
+        if history.val_loss:
+            self.validation_loss_curve_ = [float(v) for v in history.val_loss]
+            self.best_validation_loss_ = min(self.validation_loss_curve_)
+            self.best_loss_ = None
+        elif self.loss_curve_:
+            self.best_loss_ = min(self.loss_curve_)
+        if not incremental and history.stopped_epoch is None and not history.interrupted:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                          f"reached and the optimization hasn't converged yet.",
+                          ConvergenceWarning, stacklevel=3)
+        return self
+
+    def fit(self, X, y):
+        """Train on (X, y) for up to max_iter epochs; with warm_start=True a fitted
+        estimator continues from its current weights (with a fresh optimizer, as in
+        scikit-learn). Returns self."""
+        return self._fit(X, y, incremental=False)
+
+    # ------------------------------------------------------------------ inference
+    def _forward(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        return self.model_.predict(X)
+
+    @property
+    def coefs_(self):
+        """The weight matrices (n_in, n_out) of each layer: views into model_.params."""
+        check_is_fitted(self)
+        return self.model_.weights
+
+    @property
+    def intercepts_(self):
+        """The bias vectors (n_out,) of each layer: views into model_.params."""
+        check_is_fitted(self)
+        return self.model_.biases
+
+    @property
+    def out_activation_(self):
+        check_is_fitted(self)
+        return {"softmax": "softmax", "sigmoid": "logistic"}.get(
+            self.model_.activations[-1], self.model_.activations[-1])
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        if isinstance(state.get("model_"), Model):
+            state["model_"] = to_arrays(state["model_"])
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if isinstance(state.get("model_"), dict):
+            state["model_"], _ = from_arrays(state["model_"], source="a pickled estimator")
+        super().__setstate__(state)
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier trained by fastprop (see the module docstring
+    for the parameters and how they map to scikit-learn's).
+
+    Fitted attributes: classes_, n_features_in_ (feature_names_in_), model_ (the
+    fastprop Model), coefs_ and intercepts_ (views of its weights and biases),
+    loss_curve_, n_iter_, t_, best_loss_, validation_loss_curve_ and
+    best_validation_loss_ (with early_stopping), n_layers_, n_outputs_, out_activation_.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True    # a 0/1 indicator matrix y
+        return tags
+
+    @property
+    def _loss(self):
+        return "binary_cross_entropy" if self._multilabel else "cross_entropy"
+
+    def _validate_training_data(self, X, y, first, incremental, classes):
+        X, y = validate_data(self, X, y, reset=first, multi_output=True, dtype=FLOAT_DTYPES)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        kind = type_of_target(y)
+        if kind not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ValueError(f"{type(self).__name__} takes class labels (binary or "
+                             f"multiclass) or a multilabel indicator matrix; got {kind} y")
+        multilabel = kind == "multilabel-indicator"
+        if first:
+            self._multilabel = multilabel
+            if multilabel:
+                self.classes_ = np.arange(y.shape[1])
+            elif incremental:
+                if classes is None:
+                    raise ValueError("classes must be passed on the first call to "
+                                     "partial_fit.")
+                self.classes_ = unique_labels(classes)
+            else:
+                self.classes_ = unique_labels(y)
+        elif multilabel != self._multilabel:
+            raise ValueError(f"y is {'a multilabel indicator' if multilabel else 'labels'} "
+                             f"but the estimator was fitted on "
+                             f"{'a multilabel indicator' if self._multilabel else 'labels'}")
+        elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
+            raise ValueError(f"`classes={classes!r}` is not the same as on the first call "
+                             f"to partial_fit, was: {self.classes_!r}")
+        if multilabel:
+            if y.shape[1] != len(self.classes_):
+                raise ValueError(f"y has {y.shape[1]} labels but the estimator was fitted "
+                                 f"with {len(self.classes_)}")
+            return X, y.astype(X.dtype), len(self.classes_)
+        unknown = np.setdiff1d(unique_labels(y), self.classes_)
+        if unknown.size:
+            what = ("`classes` given to the first partial_fit" if incremental
+                    else "the previous fit")
+            raise ValueError(f"y has classes {unknown!r} that are not in {what}: "
+                             f"{self.classes_!r}")
+        return X, np.searchsorted(self.classes_, y).astype(np.int64), len(self.classes_)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over (X, y), continuing the weights and the optimizer's moments.
+        `classes` (every label y will ever hold) is required on the first call."""
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, n_classes), rows summing to 1; for a
+        multilabel fit, the probability of each label (n_samples, n_labels)."""
+        return self._forward(X)
+
+    def predict_log_proba(self, X):
+        """log(predict_proba(X)); -inf where a probability underflowed to 0."""
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba, out=proba)
+
+    def predict(self, X):
+        """The most probable class of each sample (labels from classes_); for a
+        multilabel fit, the (n_samples, n_labels) 0/1 matrix of probabilities > 0.5."""
+        proba = self.predict_proba(X)
+        if self._multilabel:
+            return (proba > 0.5).astype(np.int64)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor trained by fastprop, minimising half the squared
+    error (see the module docstring for the parameters).
+
+    Fitted attributes: n_features_in_ (feature_names_in_), model_ (the fastprop
+    Model), coefs_ and intercepts_ (views of its weights and biases), loss_curve_,
+    n_iter_, t_, best_loss_, validation_loss_curve_ and best_validation_loss_ (with
+    early_stopping), n_layers_, n_outputs_, out_activation_.
+    """
+    _loss = "mse"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True      # y of shape (n_samples, n_targets)
+        return tags
+
+    def _validate_training_data(self, X, y, first, incremental, classes):
+        X, y = validate_data(self, X, y, reset=first, multi_output=True, y_numeric=True,
+                             dtype=FLOAT_DTYPES)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y, 1 if y.ndim == 1 else y.shape[1]
+
+    def partial_fit(self, X, y):
+        """One epoch over (X, y), continuing the weights and the optimizer's moments."""
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X):
+        """Predictions (n_samples,) for a single target, else (n_samples, n_targets)."""
+        out = self._forward(X)
+        return out.ravel() if self.n_outputs_ == 1 else out
+
+
+__all__ = ["MLPClassifier", "MLPRegressor"]

@@ -1,0 +1,49 @@
+"""Thread settings for a training run: fastprop's own data-parallel threads, and BLAS
+held to one thread inside them (BLAS threads under ours would oversubscribe the cores
+and make results depend on the BLAS library's own splitting). Every change is undone
+in `finally`, and Numba's thread count is per calling thread, so concurrent fits in
+different Python threads do not disturb each other."""
+import contextlib
+import os
+
+import numba
+from threadpoolctl import ThreadpoolController
+
+from .validation import check_int
+
+_controller = None
+
+
+def available_cores():
+    """Cores this process may run on (its affinity), capped by Numba's thread pool."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:      # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, numba.config.NUMBA_NUM_THREADS))
+
+
+def resolve_threads(n_threads):
+    """n_threads None -> every available core; else an int in 1..Numba's pool size."""
+    if n_threads is None:
+        return available_cores()
+    n = check_int("n_threads", n_threads, 1)
+    if n > numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"n_threads must be at most {numba.config.NUMBA_NUM_THREADS} "
+                         f"(Numba's thread pool; set NUMBA_NUM_THREADS to raise it), got {n}")
+    return n
+
+
+@contextlib.contextmanager
+def training_threads(n):
+    """Run the body with n Numba threads and single-threaded BLAS."""
+    global _controller
+    if _controller is None:      # scan the loaded BLAS libraries once, after they loaded
+        _controller = ThreadpoolController()
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        with _controller.limit(limits=1, user_api="blas"):
+            yield
+    finally:
+        numba.set_num_threads(previous)

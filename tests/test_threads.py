@@ -1,0 +1,122 @@
+"""Data-parallel training is bit-identical for any thread count; concurrent fits from
+Python threads equal sequential ones; training allocates nothing per step."""
+import os
+import subprocess
+import sys
+import threading
+
+import numba
+import numpy as np
+import pytest
+
+import fastprop as fp
+from fastprop.net import shard_layout
+
+MAX_THREADS = min(4, numba.config.NUMBA_NUM_THREADS)
+
+
+def data(n=300, d=12, k=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    return X, rng.integers(0, k, n)
+
+
+def train(dtype, n_threads, batch_size=128, **model_args):
+    X, y = data()
+    model = fp.Model([12, 40, 24, 4], loss="cross_entropy", dtype=dtype, seed=1,
+                     **model_args)
+    model._net = model._net._replace(blas_min=1000)    # BLAS and loop layers both
+    h = model.fit(X, y, epochs=3, batch_size=batch_size, optimizer=fp.Adam(1e-2),
+                  n_threads=n_threads)
+    return model.params.copy(), h.loss
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bit_identical_for_any_thread_count(dtype):
+    assert shard_layout(128)[0] > 1
+    runs = [train(dtype, n, dropout=0.3, l2=1e-3) for n in range(1, MAX_THREADS + 1)]
+    for params, loss in runs[1:]:
+        assert np.array_equal(params, runs[0][0])
+        assert loss == runs[0][1]
+
+
+def test_sharded_step_is_the_mean_gradient_step():
+    X, y = data(128)
+    model = fp.Model([12, 40, 24, 4], loss="cross_entropy", dtype=np.float64, seed=1,
+                     l2=0.01)
+    twin = fp.Model([12, 40, 24, 4], loss="cross_entropy", dtype=np.float64, seed=1,
+                    l2=0.01)
+    dW, db = twin.gradients(X, y)
+    model.fit(X, y, epochs=1, batch_size=128, shuffle=False, optimizer=fp.SGD(0.1),
+              n_threads=2)
+    for l in range(3):
+        np.testing.assert_allclose(model.weights[l], twin.weights[l] - 0.1 * dW[l],
+                                   rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(model.biases[l], twin.biases[l] - 0.1 * db[l],
+                                   rtol=1e-12, atol=1e-14)
+
+
+def test_concurrent_fits_equal_sequential_fits():
+    def job(seed, out):
+        X, y = data(seed=seed)
+        model = fp.Model([12, 32, 4], loss="cross_entropy", dtype=np.float32, seed=seed,
+                         dropout=0.2)
+        model.fit(X, y, epochs=4, batch_size=64, optimizer=fp.Adam(1e-2), n_threads=2)
+        out[seed] = model.params.copy()
+
+    sequential, concurrent = {}, {}
+    for seed in range(4):
+        job(seed, sequential)
+    threads = [threading.Thread(target=job, args=(seed, concurrent)) for seed in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for seed in range(4):
+        assert np.array_equal(concurrent[seed], sequential[seed])
+    assert numba.threading_layer() in ("omp", "tbb")
+
+
+ALLOCATION_PROBE = """
+import numpy as np
+from numba.core.runtime import rtsys
+import fastprop as fp
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(1024, 12))
+y = rng.integers(0, 4, 1024)
+for batch_size in (1, 32, 128):
+    model = fp.Model([12, 40, 4], loss="cross_entropy", dtype=np.float32, seed=0,
+                     dropout=0.1)
+    model.fit(X[:256], y[:256], epochs=1, batch_size=batch_size, optimizer=fp.Adam())
+    counts = []
+    for n in (256, 1024):       # 4x the steps
+        before = rtsys.get_allocation_stats().alloc
+        model.fit(X[:n], y[:n], epochs=1, batch_size=batch_size)
+        counts.append(rtsys.get_allocation_stats().alloc - before)
+    print(batch_size, counts[0], counts[1])
+"""
+
+
+def test_no_allocation_per_training_step():
+    """Numba runtime allocations during fit do not grow with the number of steps
+    (NRT statistics must be switched on before Numba starts: a fresh process)."""
+    env = dict(os.environ, NUMBA_NRT_STATS="1")
+    proc = subprocess.run([sys.executable, "-c", ALLOCATION_PROBE], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for line in proc.stdout.strip().splitlines():
+        batch_size, few_steps, many_steps = map(int, line.split())
+        assert many_steps == few_steps, line
+
+
+def test_bad_thread_counts():
+    X, y = data(10)
+    model = fp.Model([12, 4, 4], loss="cross_entropy", seed=0)
+    with pytest.raises(ValueError, match="n_threads"):
+        model.fit(X, y, n_threads=0)
+    with pytest.raises(ValueError, match="n_threads"):
+        model.fit(X, y, n_threads=10 ** 6)
+    with pytest.raises(TypeError, match="n_threads"):
+        model.fit(X, y, n_threads=1.5)
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
