@@ -1,0 +1,2 @@
+"""fastprop's benchmarks: the workloads of WORKLOADS.md, fastprop and its peers (NumPy,
+PyTorch, JAX, scikit-learn) behind one interface. See bench/README.md."""
