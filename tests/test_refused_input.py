@@ -116,3 +116,59 @@ def test_integer_bool_and_fortran_inputs_are_accepted():
     assert np.array_equal(model.predict(Xi.tolist()), expected)
     model.predict(X > 0)
     assert np.isfinite(model.loss(X, LABELS.astype(np.float64)))
+
+
+def test_fortran_and_strided_inputs_train_bit_identically():
+    rng = np.random.default_rng(0)
+    Xc = rng.normal(size=(40, 8))
+    y = rng.integers(0, 3, 40)
+    results = []
+    for X in (Xc, np.asfortranarray(Xc), np.repeat(Xc, 2, axis=1)[:, ::2]):
+        model = fp.Model([8, 6, 3], loss="cross_entropy", dtype=np.float32, seed=0)
+        model.fit(X, y, epochs=2, batch_size=8)
+        results.append((model.params.copy(), model.predict(X)))
+    for params, out in results[1:]:
+        assert np.array_equal(params, results[0][0])
+        assert np.array_equal(out, results[0][1])
+
+
+# ---------------------------------------------------------------- kernels and files
+from fastprop import kernels  # noqa: E402
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda net: kernels.sgd_step(net, np.zeros((2, 3)), np.zeros((2, 1)), 0.1),
+     "X must be 2-D"),
+    (lambda net: kernels.sgd_step(net, np.zeros((2, 4)), np.zeros((2, 2)), 0.1),
+     "Y must be 2-D"),
+    (lambda net: kernels.train_step(net, np.zeros((2, 4)), np.zeros((3, 1))),
+     "same number of rows"),
+    (lambda net: kernels.loss_and_gradients(net, np.zeros((0, 4)), np.zeros((0, 1))),
+     "at least one row"),
+    (lambda net: kernels.loss_and_gradients(net, np.zeros((300, 4)), np.zeros((300, 1))),
+     "capacity"),
+    (lambda net: kernels.predict(net, np.zeros((2, 4)), np.zeros((2, 2))), "out must be"),
+    (lambda net: kernels.predict(net, np.zeros((2, 5)), np.zeros((2, 1))), "X must be 2-D"),
+])
+def test_kernel_entry_points_check_sizes(call, match):
+    model = fp.Model([4, 3, 1], dtype=np.float64, seed=0)
+    params = model.params.copy()
+    with pytest.raises(ValueError, match=match):
+        call(model.net)
+    assert np.array_equal(model.params, params)
+
+
+@pytest.mark.parametrize("content,error,match", [
+    (None, FileNotFoundError, "no such file"),
+    (b"", ValueError, "the file is empty"),
+    (b"PK\x03\x04 truncated zip", ValueError, "damaged or truncated"),
+    ("foreign", ValueError, "not a fastprop model"),
+])
+def test_load_refuses_bad_files(tmp_path, content, error, match):
+    path = tmp_path / "model.npz"
+    if content == "foreign":
+        np.savez(path, weights=np.zeros(3))
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(error, match=match):
+        fp.load(path)
