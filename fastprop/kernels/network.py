@@ -30,24 +30,26 @@ def draw_dropout(A, M, start, count, rate, base, first):
 
 
 @kernel
-def next_dropout_stream(net):
-    """Advance the net's batch counter; return the new batch's dropout stream."""
+def next_batch(net):
+    """Advance the net's batch counter (which picks the dropout masks); return it."""
     net.rng[1] += np.uint64(1)
-    return stream_base(net.rng[0], net.rng[1])
+    return net.rng[1]
 
 
 @kernel
 def forward(net, rows, training):
     """Z_l = A_{l-1} @ W_l + b_l and A_l = f_l(Z_l) for every layer, A_0 = the input;
     with `training`, A_l of hidden layers then goes through dropout (a new mask)."""
-    base = next_dropout_stream(net) if training else np.uint64(0)
-    forward_rows(net, rows, training, base, 0)
+    batch = next_batch(net) if training else np.uint64(0)
+    forward_rows(net, rows, training, batch, 0)
 
 
 @kernel
-def forward_rows(net, rows, training, base, first_row):
-    """forward() for rows first_row.. of a batch whose dropout stream is `base`."""
+def forward_rows(net, rows, training, batch, first_row):
+    """forward() for rows first_row.. of the batch numbered `batch` (its dropout masks
+    are drawn from the stream of the net's key and that number)."""
     C = net.capacity
+    base = np.uint64(0)
     for l in range(net.layout.shape[0]):
         n_in = net.layout[l, N_IN]
         n_out = net.layout[l, N_OUT]
@@ -57,6 +59,8 @@ def forward_rows(net, rows, training, base, first_row):
                       net.blas_min)
         activate(net.A, net.Z, z_start, rows, n_out, net.act[l])
         if training and net.dropout[l] > 0.0:
+            if base == 0:     # hashed on first use: no cost for nets without dropout
+                base = stream_base(net.rng[0], batch)
             draw_dropout(net.A, net.M, z_start, rows * n_out, net.dropout[l],
                          splitmix64(base + np.uint64(l)), first_row * n_out)
 

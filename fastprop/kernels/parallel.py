@@ -9,7 +9,7 @@ from numba import njit, prange
 
 from ..net import Net
 from .jit import kernel
-from .network import (backward, forward_rows, l2_penalty, load_batch, next_dropout_stream,
+from .network import (backward, forward_rows, l2_penalty, load_batch, next_batch,
                       output_correct)
 from .optimizers import optimizer_update_range
 
@@ -17,7 +17,7 @@ PARAM_BLOCK = 16384   # parameters per parallel task in the gradient sum and the
 
 
 @kernel
-def train_shard(net, shards, s, X, Y, order, first, rows, base):
+def train_shard(net, shards, s, X, Y, order, first, rows, batch):
     """Forward and backward of shard s of the batch order[first:first+rows] into the
     shard's own buffers; its cost and correct count go to shards.cost/correct[s]."""
     lo = s * shards.rows
@@ -27,7 +27,7 @@ def train_shard(net, shards, s, X, Y, order, first, rows, base):
                 net.opt_code, net.opt_hyper, net.opt_state, net.opt_step, 0.0,
                 net.dropout, shards.M[s], net.rng)
     load_batch(shard, X, Y, order, first + lo, r)
-    forward_rows(shard, r, True, base, lo)
+    forward_rows(shard, r, True, batch, lo)
     shards.cost[s] = backward(shard, r, 1.0 / rows, True)   # l2 = 0: added once, later
     shards.correct[s] = output_correct(shard, r)
 
@@ -53,10 +53,10 @@ def train_batches_sharded(net, shards, X, Y, order, batch_size, first_batch, sto
     for b in range(first_batch, stop_batch):
         first = b * batch_size
         rows = min(batch_size, n - first)
-        base = next_dropout_stream(net)
+        batch = next_batch(net)
         used = -(-rows // shards.rows)
         for s in prange(used):
-            train_shard(net, shards, s, X, Y, order, first, rows, base)
+            train_shard(net, shards, s, X, Y, order, first, rows, batch)
         cost = 0.0
         for s in range(used):
             cost += shards.cost[s]
