@@ -2,8 +2,8 @@
 import math
 
 from .jit import kernel
-from .network import backward, forward, load_batch, output_correct
-from .optimizers import optimizer_update
+from .network import backward, forward_rows, load_batch, next_batch, output_correct
+from .optimizers import optimizer_update_range
 
 
 @kernel
@@ -24,12 +24,13 @@ def train_batches(net, X, Y, order, batch_size, first_batch, stop_batch):
         first = b * batch_size
         rows = min(batch_size, n - first)
         load_batch(net, X, Y, order, first, rows)
-        forward(net, rows, True)
+        forward_rows(net, rows, True, next_batch(net), 0)
         cost = backward(net, rows, 1.0 / rows, True)
         if not math.isfinite(cost):
             return total, correct, b
         correct += output_correct(net, rows)
-        optimizer_update(net.params, net.grads, net.opt_state, net.opt_hyper,
-                         net.opt_step, net.opt_code)
+        net.opt_step[0] += 1
+        optimizer_update_range(net.params, net.grads, net.opt_state, net.opt_hyper,
+                               net.opt_step[0], net.opt_code, 0, net.params.size)
         total += cost
     return total, correct, -1
