@@ -267,7 +267,7 @@ def _write_atomic(path, arrays):
                  0o666)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, allow_pickle=False, **arrays)
+            np.savez(f, **arrays)     # to_arrays holds no object arrays: no pickle
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -19,11 +19,11 @@ def make_data(n=120, n_in=5, k=3, seed=0):
     return rng.normal(size=(n, n_in)), rng.integers(0, k, n)
 
 
-def trained_model(dtype, optimizer=None, dropout=0.25, epochs=2):
+def trained_model(dtype, optimizer=None, dropout=0.25, epochs=2, batch_size=16):
     X, y = make_data()
     model = fp.Model([5, 16, 8, 3], activation=["relu", "tanh"], loss="cross_entropy",
                      dtype=dtype, seed=7, dropout=dropout, l2=1e-3, init="he_uniform")
-    model.fit(X, y, epochs=epochs, batch_size=16,
+    model.fit(X, y, epochs=epochs, batch_size=batch_size,
               optimizer=optimizer if optimizer is not None else fp.Adam(3e-3))
     return model
 
@@ -72,15 +72,16 @@ def test_round_trip_is_bit_exact(tmp_path, dtype, optimizer):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_resumed_training_matches_uninterrupted(tmp_path, dtype):
+@pytest.mark.parametrize("batch_size", [16, 64])     # 64: batches split into shards
+def test_resumed_training_matches_uninterrupted(tmp_path, dtype, batch_size):
     """Adam moments, step count, shuffling order and dropout masks all continue."""
     X, y = make_data()
-    straight = trained_model(dtype, epochs=5)
-    first = trained_model(dtype, epochs=2)
+    straight = trained_model(dtype, epochs=5, batch_size=batch_size)
+    first = trained_model(dtype, epochs=2, batch_size=batch_size)
     first.save(tmp_path / "mid.npz")
     resumed = fp.load(tmp_path / "mid.npz")
-    resumed.fit(X, y, epochs=3, batch_size=16)          # optimizer=None: the loaded one
-    first.fit(X, y, epochs=3, batch_size=16)
+    resumed.fit(X, y, epochs=3, batch_size=batch_size)   # optimizer=None: the loaded one
+    first.fit(X, y, epochs=3, batch_size=batch_size)
     assert resumed.params.tobytes() == first.params.tobytes()
     assert resumed.params.tobytes() == straight.params.tobytes()
     np.testing.assert_array_equal(resumed.net.opt_state, straight.net.opt_state)
