@@ -97,13 +97,15 @@ def test_binary_and_single_class():
 def test_multilabel():
     X, Y = make_multilabel_classification(n_samples=120, n_features=6, n_classes=4,
                                           random_state=0)
-    clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=100, learning_rate_init=0.01,
-                        random_state=0).fit(X / X.max(), Y)
+    X = StandardScaler().fit_transform(X)
+    clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=200, learning_rate_init=0.01,
+                        batch_size=16, random_state=0).fit(X, Y)
     assert clf.model_.loss_name == "binary_cross_entropy"
     assert clf.out_activation_ == "logistic"
-    predicted = clf.predict(X / X.max())
+    np.testing.assert_array_equal(clf.classes_, np.arange(4))
+    predicted = clf.predict(X)
     assert predicted.shape == Y.shape and set(np.unique(predicted)) <= {0, 1}
-    assert (predicted == Y).mean() > 0.8
+    assert (predicted == Y).mean() > 0.9            # each label's majority: 0.55
 
 
 def test_partial_fit_equals_fit():
