@@ -87,7 +87,7 @@ class Shards(NamedTuple):
 # A batch is split into shards of at least MIN_SHARD_ROWS rows and at most MAX_SHARDS
 # shards. The split depends on the batch size only, never on the thread count: that is
 # what makes training bit-identical for any number of threads.
-MIN_SHARD_ROWS = 32
+MIN_SHARD_ROWS = 64
 MAX_SHARDS = 64
 
 

@@ -32,48 +32,51 @@ def softplus(z):
 
 
 @kernel
-def activate(A, Z, start, rows, width, code):
+def activate(A_buf, Z_buf, start, rows, width, code):
     """A[region] = f(Z[region]) for a (rows, width) region; softmax is row-wise."""
-    dt = Z.dtype.type
+    dt = Z_buf.dtype.type
     zero = dt(0.0)
     one = dt(1.0)
     count = rows * width
-    end = start + count
+    # Loops run over views from index 0: Numba then knows indices are non-negative and
+    # drops its negative-index fix-up, which would otherwise stop vectorisation.
+    A = A_buf[start:start + count]
+    Z = Z_buf[start:start + count]
     if code == IDENTITY:
-        for i in range(start, end):
+        for i in range(count):
             A[i] = Z[i]
     elif code == RELU:
-        for i in range(start, end):
+        for i in range(count):
             z = Z[i]
             A[i] = z if z > zero else zero
     elif code == LEAKY_RELU:
         slope = dt(LEAKY_SLOPE)
-        for i in range(start, end):
+        for i in range(count):
             z = Z[i]
             A[i] = z if z > zero else slope * z
     elif code == ELU:
         alpha = dt(ELU_ALPHA)
-        for i in range(start, end):
+        for i in range(count):
             z = Z[i]
             A[i] = z if z > zero else alpha * math.expm1(z)
     elif code == SIGMOID:
-        for i in range(start, end):
+        for i in range(count):
             A[i] = sigmoid(Z[i])
     elif code == TANH:
-        for i in range(start, end):
+        for i in range(count):
             A[i] = math.tanh(Z[i])
     elif code == SOFTPLUS:
-        for i in range(start, end):
+        for i in range(count):
             A[i] = softplus(Z[i])
     elif code == GELU:
         half = dt(0.5)
         c = dt(_INV_SQRT2)
-        for i in range(start, end):
+        for i in range(count):
             z = Z[i]
             A[i] = half * z * (one + math.erf(z * c))
     elif code == SOFTMAX:
         for r in range(rows):
-            row = start + r * width
+            row = r * width
             m = Z[row]
             for j in range(row + 1, row + width):
                 m = max(m, Z[j])
@@ -88,50 +91,52 @@ def activate(A, Z, start, rows, width, code):
 
 
 @kernel
-def mul_activation_grad(E, Z, A, start, count, code, a_scale):
+def mul_activation_grad(E_buf, Z_buf, A_buf, start, count, code, a_scale):
     """E[region] *= f'(Z[region]) for an elementwise activation, given A = f(Z) / a_scale
     (a_scale is 1, or 1 - rate where dropout scaled the kept activations up; where it
     dropped them E is already 0).
 
     Softmax is not elementwise; its Jacobian product lives in losses.output_error.
     """
-    dt = Z.dtype.type
+    dt = Z_buf.dtype.type
     zero = dt(0.0)
     one = dt(1.0)
     s = dt(a_scale)
-    end = start + count
+    E = E_buf[start:start + count]
+    Z = Z_buf[start:start + count]
+    A = A_buf[start:start + count]
     if code == IDENTITY:
         return
     elif code == RELU:
-        for i in range(start, end):
+        for i in range(count):
             if not Z[i] > zero:
                 E[i] = zero
     elif code == LEAKY_RELU:
         slope = dt(LEAKY_SLOPE)
-        for i in range(start, end):
+        for i in range(count):
             if not Z[i] > zero:
                 E[i] *= slope
     elif code == ELU:
         alpha = dt(ELU_ALPHA)
-        for i in range(start, end):
+        for i in range(count):
             if not Z[i] > zero:
                 E[i] *= s * A[i] + alpha      # d/dz alpha*(e^z - 1) = alpha*e^z = f + alpha
     elif code == SIGMOID:
-        for i in range(start, end):
+        for i in range(count):
             a = s * A[i]
             E[i] *= a * (one - a)
     elif code == TANH:
-        for i in range(start, end):
+        for i in range(count):
             a = s * A[i]
             E[i] *= one - a * a
     elif code == SOFTPLUS:
-        for i in range(start, end):
+        for i in range(count):
             E[i] *= sigmoid(Z[i])
     elif code == GELU:
         half = dt(0.5)
         c = dt(_INV_SQRT2)
         d = dt(_INV_SQRT2PI)
-        for i in range(start, end):
+        for i in range(count):
             z = Z[i]
             # d/dz z*Phi(z) = Phi(z) + z*phi(z)
             E[i] *= half * (one + math.erf(z * c)) + z * d * math.exp(-half * z * z)

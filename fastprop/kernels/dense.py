@@ -30,16 +30,19 @@ def dense_forward(Z, A_prev, params, z_start, a_start, w_off, b_off, rows, n_in,
             for j in range(n_out):
                 Z[zr + j] += params[b_off + j]
         return
+    # Loops index views from 0 (see activations.activate) and run j innermost, over
+    # contiguous rows of W and Z, so they vectorise.
+    b = params[b_off:b_off + n_out]
     for r in range(rows):
-        zr = z_start + r * n_out
-        ar = a_start + r * n_in
+        z = Z[z_start + r * n_out:z_start + (r + 1) * n_out]
+        a = A_prev[a_start + r * n_in:a_start + (r + 1) * n_in]
         for j in range(n_out):
-            Z[zr + j] = params[b_off + j]
+            z[j] = b[j]
         for k in range(n_in):
-            a = A_prev[ar + k]
-            wk = w_off + k * n_out
+            a_k = a[k]
+            w = params[w_off + k * n_out:w_off + (k + 1) * n_out]
             for j in range(n_out):
-                Z[zr + j] += a * params[wk + j]
+                z[j] += a_k * w[j]
 
 
 @kernel
@@ -47,26 +50,28 @@ def dense_backward_params(grads, E, A_prev, z_start, a_start, w_off, b_off, rows
                           n_out, blas_min):
     """dW = A_prev^T @ E and db = sum over rows of E (overwrites both)."""
     zero = grads.dtype.type(0.0)
+    db = grads[b_off:b_off + n_out]
     for j in range(n_out):
-        grads[b_off + j] = zero
+        db[j] = zero
     for r in range(rows):
-        er = z_start + r * n_out
+        e = E[z_start + r * n_out:z_start + (r + 1) * n_out]
         for j in range(n_out):
-            grads[b_off + j] += E[er + j]
+            db[j] += e[j]
     if rows * n_in * n_out >= blas_min:
         gemm(grads, A_prev, E, w_off, a_start, z_start, n_in, rows, n_out, True, False,
              False)
         return
-    for i in range(w_off, w_off + n_in * n_out):
-        grads[i] = zero
+    dW = grads[w_off:w_off + n_in * n_out]
+    for i in range(n_in * n_out):
+        dW[i] = zero
     for r in range(rows):
-        er = z_start + r * n_out
-        ar = a_start + r * n_in
+        e = E[z_start + r * n_out:z_start + (r + 1) * n_out]
+        a = A_prev[a_start + r * n_in:a_start + (r + 1) * n_in]
         for k in range(n_in):
-            a = A_prev[ar + k]
-            wk = w_off + k * n_out
+            a_k = a[k]
+            dw = dW[k * n_out:(k + 1) * n_out]
             for j in range(n_out):
-                grads[wk + j] += a * E[er + j]
+                dw[j] += a_k * e[j]
 
 
 @kernel
@@ -78,11 +83,11 @@ def dense_backward_input(E_prev, E, params, z_start, a_start, w_off, rows, n_in,
              False)
         return
     for r in range(rows):
-        er = z_start + r * n_out
-        pr = a_start + r * n_in
+        e = E[z_start + r * n_out:z_start + (r + 1) * n_out]
+        p = E_prev[a_start + r * n_in:a_start + (r + 1) * n_in]
         for k in range(n_in):
-            wk = w_off + k * n_out
+            w = params[w_off + k * n_out:w_off + (k + 1) * n_out]
             s = E.dtype.type(0.0)
             for j in range(n_out):
-                s += E[er + j] * params[wk + j]
-            E_prev[pr + k] = s
+                s += e[j] * w[j]
+            p[k] = s

@@ -56,37 +56,42 @@ def _logsumexp(Z, row, width):
 
 
 @kernel
-def batch_cost(Z, A, Y, start, rows, width, loss):
+def batch_cost(Z_buf, A_buf, Y, start, rows, width, loss):
     """Sum over the rows of the per-sample cost (float64). Reads only; writes nothing."""
     total = 0.0
+    Z = Z_buf[start:start + rows * width]     # views from 0 (see activations.activate)
+    A = A_buf[start:start + rows * width]
     if loss == CROSS_ENTROPY:
         for r in range(rows):
-            row = start + r * width
+            row = r * width
             lse = _logsumexp(Z, row, width)
             for j in range(width):
                 total += float(Y[r * width + j]) * (lse - float(Z[row + j]))
     elif loss == BINARY_CROSS_ENTROPY:
         for r in range(rows * width):
-            z = float(Z[start + r])
+            z = float(Z[r])
             total += max(z, 0.0) - z * float(Y[r]) + math.log1p(math.exp(-abs(z)))
     else:
         for r in range(rows * width):
-            total += _regression_cost(loss, A[start + r] - Y[r])
+            total += _regression_cost(loss, A[r] - Y[r])
     return total
 
 
 @kernel
-def output_error(E, Z, A, Y, start, rows, width, act, loss, scale):
+def output_error(E_buf, Z_buf, A_buf, Y, start, rows, width, act, loss, scale):
     """E[region] = scale * dC/dZ_L per sample; returns the rows' summed cost (float64).
 
     scale = 1 gives the per-sample errors of the textbook; scale = 1/n gives the
     errors whose backpropagation yields the gradient of the mean cost.
     """
     count = rows * width
-    s = Z.dtype.type(scale)
+    s = Z_buf.dtype.type(scale)
+    E = E_buf[start:start + count]     # views from 0 (see activations.activate)
+    Z = Z_buf[start:start + count]
+    A = A_buf[start:start + count]
     if loss == CROSS_ENTROPY:        # softmax output: dC/dz_k = p_k * sum(y) - y_k
         for r in range(rows):
-            row = start + r * width
+            row = r * width
             mass = Y.dtype.type(0.0)
             for j in range(width):
                 mass += Y[r * width + j]
@@ -94,34 +99,35 @@ def output_error(E, Z, A, Y, start, rows, width, act, loss, scale):
                 E[row + j] = s * (A[row + j] * mass - Y[r * width + j])
     elif loss == BINARY_CROSS_ENTROPY:   # sigmoid output: dC/dz = sigmoid(z) - y
         for r in range(count):
-            E[start + r] = s * (A[start + r] - Y[r])
+            E[r] = s * (A[r] - Y[r])
     else:
         for r in range(count):
-            E[start + r] = _regression_slope(loss, A[start + r] - Y[r])
+            E[r] = _regression_slope(loss, A[r] - Y[r])
         if act == SOFTMAX:   # E = J^T g with J = diag(p) - p p^T
             for r in range(rows):
-                row = start + r * width
+                row = r * width
                 dot = E.dtype.type(0.0)
                 for j in range(row, row + width):
                     dot += E[j] * A[j]
                 for j in range(row, row + width):
                     E[j] = A[j] * (E[j] - dot)
         else:
-            mul_activation_grad(E, Z, A, start, count, act, 1.0)
-        for r in range(start, start + count):
+            mul_activation_grad(E, Z, A, 0, count, act, 1.0)
+        for r in range(count):
             E[r] *= s
-    return batch_cost(Z, A, Y, start, rows, width, loss)
+    return batch_cost(Z, A, Y, 0, rows, width, loss)
 
 
 @kernel
-def batch_correct(Z, A, Y, start, rows, width, loss):
+def batch_correct(Z, A_buf, Y, start, rows, width, loss):
     """Correct predictions among the rows (float64): for cross-entropy, rows whose
     largest output is the target's largest entry; for binary cross-entropy, the share
     of each row's outputs on the target's side of 0.5. 0 for regression losses."""
     correct = 0.0
+    A = A_buf[start:start + rows * width]
     if loss == CROSS_ENTROPY:
         for r in range(rows):
-            row = start + r * width
+            row = r * width
             best = 0
             target = 0
             for j in range(1, width):
@@ -136,7 +142,7 @@ def batch_correct(Z, A, Y, start, rows, width, loss):
         for r in range(rows):
             hits = 0
             for j in range(width):
-                if (A[start + r * width + j] > half) == (Y[r * width + j] > half):
+                if (A[r * width + j] > half) == (Y[r * width + j] > half):
                     hits += 1
             correct += hits / width
     return correct

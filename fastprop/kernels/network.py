@@ -15,16 +15,18 @@ from .random import splitmix64, stream_base, uniform
 
 
 @kernel
-def draw_dropout(A, M, start, count, rate, base, first):
+def draw_dropout(A_buf, M_buf, start, count, rate, base, first):
     """Inverted dropout on A[region]: each entry is kept with probability 1 - rate and
     scaled by 1 / (1 - rate), else zeroed; M[region] records the factor. Entry i of the
     region draws number first + i of the stream `base`, whatever the workspace's
     capacity, so a batch split across threads draws the same mask as a whole one."""
-    dt = A.dtype.type
+    dt = A_buf.dtype.type
     keep = dt(1.0 / (1.0 - rate))
     zero = dt(0.0)
-    for i in range(start, start + count):
-        m = keep if uniform(base, first + i - start) >= rate else zero
+    A = A_buf[start:start + count]      # views from 0 (see activations.activate)
+    M = M_buf[start:start + count]
+    for i in range(count):
+        m = keep if uniform(base, first + i) >= rate else zero
         M[i] = m
         A[i] *= m
 
@@ -73,12 +75,15 @@ def l2_penalty(net, add_gradient):
         return total
     lam = net.params.dtype.type(net.l2)
     for l in range(net.layout.shape[0]):
-        w_off = net.layout[l, W_OFF]
-        for i in range(w_off, w_off + net.layout[l, N_IN] * net.layout[l, N_OUT]):
-            w = net.params[i]
+        lo = net.layout[l, W_OFF]
+        hi = lo + net.layout[l, N_IN] * net.layout[l, N_OUT]
+        W = net.params[lo:hi]
+        dW = net.grads[lo:hi]
+        for i in range(hi - lo):
+            w = W[i]
             total += float(w) * float(w)
             if add_gradient:
-                net.grads[i] += lam * w
+                dW[i] += lam * w
     return 0.5 * net.l2 * total
 
 
@@ -109,8 +114,10 @@ def backward(net, rows, scale, training):
                                  net.layout[l, W_OFF], rows, n_in, n_out, net.blas_min)
             a_scale = 1.0
             if training and net.dropout[l - 1] > 0.0:
-                for i in range(a_start, a_start + rows * n_in):
-                    net.E[i] *= net.M[i]
+                E = net.E[a_start:a_start + rows * n_in]
+                M = net.M[a_start:a_start + rows * n_in]
+                for i in range(rows * n_in):
+                    E[i] *= M[i]
                 a_scale = 1.0 - net.dropout[l - 1]
             mul_activation_grad(net.E, net.Z, net.A, a_start, rows * n_in, net.act[l - 1],
                                 a_scale)
@@ -134,10 +141,12 @@ def load_batch(net, X, Y, order, first, rows):
     n_out = Y.shape[1]
     for r in range(rows):
         src = order[first + r]
+        a = net.A[r * n_in:(r + 1) * n_in]
+        t = net.Y[r * n_out:(r + 1) * n_out]
         for k in range(n_in):
-            net.A[r * n_in + k] = X[src, k]
+            a[k] = X[src, k]
         for j in range(n_out):
-            net.Y[r * n_out + j] = Y[src, j]
+            t[j] = Y[src, j]
 
 
 @kernel

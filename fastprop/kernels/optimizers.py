@@ -28,23 +28,29 @@ def optimizer_update(params, grads, state, hyper, step, code):
 
 
 @kernel
-def optimizer_update_range(params, grads, state, hyper, t, code, lo, hi):
+def optimizer_update_range(params_buf, grads_buf, state, hyper, t, code, lo, hi):
     """Update parameters lo..hi-1 as update number t (from 1) of the optimizer `code`.
     Each parameter's update reads only its own entries, so disjoint ranges can run on
     different threads with results identical to one pass."""
-    dt = params.dtype.type
+    dt = params_buf.dtype.type
     one = dt(1.0)
     lr = dt(hyper[0])
+    # views of the range, indexed from 0 (see activations.activate): loops vectorise
+    n = hi - lo
+    params = params_buf[lo:hi]
+    grads = grads_buf[lo:hi]
+    state0 = state[0, lo:hi]
+    state1 = state[1, lo:hi]
     if code == SGD:
         mu = dt(hyper[1])
         nesterov = hyper[2] != 0.0
         wd = dt(hyper[3])
-        buf = state[0]
+        buf = state0
         if hyper[1] == 0.0:
-            for i in range(lo, hi):
+            for i in range(n):
                 params[i] -= lr * (grads[i] + wd * params[i])
         else:
-            for i in range(lo, hi):
+            for i in range(n):
                 g = grads[i] + wd * params[i]
                 b = mu * buf[i] + g
                 buf[i] = b
@@ -57,9 +63,9 @@ def optimizer_update_range(params, grads, state, hyper, t, code, lo, hi):
         step_size = dt(hyper[0] / (1.0 - hyper[1] ** t))
         root_c2 = dt(math.sqrt(1.0 - hyper[2] ** t))
         decay = dt(1.0 - hyper[0] * hyper[4])
-        m = state[0]
-        v = state[1]
-        for i in range(lo, hi):
+        m = state0
+        v = state1
+        for i in range(n):
             g = grads[i]
             if code == ADAMW:
                 params[i] *= decay
@@ -75,9 +81,9 @@ def optimizer_update_range(params, grads, state, hyper, t, code, lo, hi):
         eps = dt(hyper[2])
         mu = dt(hyper[3])
         wd = dt(hyper[4])
-        v = state[0]
-        buf = state[1]
-        for i in range(lo, hi):
+        v = state0
+        buf = state1
+        for i in range(n):
             g = grads[i] + wd * params[i]
             vi = alpha * v[i] + (one - alpha) * g * g
             v[i] = vi
@@ -90,8 +96,8 @@ def optimizer_update_range(params, grads, state, hyper, t, code, lo, hi):
     elif code == ADAGRAD:
         eps = dt(hyper[1])
         wd = dt(hyper[2])
-        acc = state[0]
-        for i in range(lo, hi):
+        acc = state0
+        for i in range(n):
             g = grads[i] + wd * params[i]
             a = acc[i] + g * g
             acc[i] = a
@@ -100,9 +106,9 @@ def optimizer_update_range(params, grads, state, hyper, t, code, lo, hi):
         rho = dt(hyper[1])
         eps = dt(hyper[2])
         wd = dt(hyper[3])
-        v = state[0]
-        u = state[1]
-        for i in range(lo, hi):
+        v = state0
+        u = state1
+        for i in range(n):
             g = grads[i] + wd * params[i]
             vi = rho * v[i] + (one - rho) * g * g
             v[i] = vi

@@ -35,11 +35,14 @@ def train_shard(net, shards, s, X, Y, order, first, rows, batch):
 @kernel
 def sum_shard_gradients(net, shards, used, lo, hi):
     """net.grads[lo:hi] = the sum of the first `used` shards' gradients, in shard order."""
-    for i in range(lo, hi):
-        g = shards.grads[0, i]
-        for s in range(1, used):
-            g += shards.grads[s, i]
-        net.grads[i] = g
+    out = net.grads[lo:hi]          # views from 0 (see activations.activate)
+    first = shards.grads[0, lo:hi]
+    for i in range(hi - lo):
+        out[i] = first[i]
+    for s in range(1, used):
+        part = shards.grads[s, lo:hi]
+        for i in range(hi - lo):
+            out[i] += part[i]
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
