@@ -74,7 +74,8 @@ class Shards(NamedTuple):
     most `rows` rows, each with its own workspace and gradient buffer, so threads never
     write the same memory; the gradients are then summed in shard order."""
     rows: int              # rows per shard
-    grads: np.ndarray      # (S, P)  each shard's share of the mean-cost gradient
+    grads: np.ndarray      # (S, P)  each shard's share of the mean-cost gradient (row 0
+                           # unused: shard 0 writes into the Net's own grads)
     Z: np.ndarray          # (S, rows * width)  workspaces, as in Net
     A: np.ndarray
     E: np.ndarray

@@ -22,7 +22,9 @@ def train_shard(net, shards, s, X, Y, order, first, rows, batch):
     shard's own buffers; its cost and correct count go to shards.cost/correct[s]."""
     lo = s * shards.rows
     r = min(shards.rows, rows - lo)
-    shard = Net(net.params, shards.grads[s], net.layout, net.act, net.loss, shards.rows,
+    # shard 0 writes its gradient straight into net.grads; the others are added to it
+    grads = net.grads if s == 0 else shards.grads[s]
+    shard = Net(net.params, grads, net.layout, net.act, net.loss, shards.rows,
                 net.blas_min, shards.Z[s], shards.A[s], shards.E[s], shards.Y[s],
                 net.opt_code, net.opt_hyper, net.opt_state, net.opt_step, 0.0,
                 net.dropout, shards.M[s], net.rng)
@@ -34,11 +36,9 @@ def train_shard(net, shards, s, X, Y, order, first, rows, batch):
 
 @kernel
 def sum_shard_gradients(net, shards, used, lo, hi):
-    """net.grads[lo:hi] = the sum of the first `used` shards' gradients, in shard order."""
+    """net.grads[lo:hi] (shard 0's gradient) += the gradients of shards 1..used-1, in
+    shard order."""
     out = net.grads[lo:hi]          # views from 0 (see activations.activate)
-    first = shards.grads[0, lo:hi]
-    for i in range(hi - lo):
-        out[i] = first[i]
     for s in range(1, used):
         part = shards.grads[s, lo:hi]
         for i in range(hi - lo):
