@@ -320,6 +320,12 @@ class Model:
         from .io import save
         save(self, path, include_optimizer=include_optimizer)
 
+    def __reduce__(self):
+        # Pickle through the same plain arrays as save(): the copy gets fresh buffers
+        # whose per-layer views really look into its own params.
+        from .io import to_arrays
+        return (_unpickle_model, (to_arrays(self),))
+
     def __repr__(self):
         acts = ", ".join(self.activations)
         return (f"Model({list(self.sizes)}, activations=[{acts}], loss={self.loss_name!r}, "
@@ -330,3 +336,8 @@ def copy_views(flat, layout):
     """Per-layer copies (weights list, biases list) of a flat parameter-shaped array."""
     weights, biases = layer_views(flat, layout)
     return [w.copy() for w in weights], [b.copy() for b in biases]
+
+
+def _unpickle_model(arrays):
+    from .io import from_arrays
+    return from_arrays(arrays, "a pickle")[0]

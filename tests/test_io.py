@@ -245,3 +245,20 @@ def test_failed_save_leaves_old_file(tmp_path, monkeypatch):
 def test_save_into_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         fp.Model([2, 1], seed=0).save(tmp_path / "no" / "such" / "m.npz")
+
+
+def test_pickled_model_keeps_its_views_and_training_state():
+    import pickle
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = rng.integers(0, 2, 40)
+    model = fp.Model([3, 5, 2], loss="cross_entropy", dtype=np.float32, seed=0, dropout=0.2)
+    model.fit(X, y, epochs=2, batch_size=8, optimizer=fp.Adam(0.01))
+    copy = pickle.loads(pickle.dumps(model))
+    assert np.array_equal(copy.params, model.params)
+    copy.weights[0][0, 0] = 123.0                      # a view into the copy's params
+    assert copy.params[0] == 123.0 and model.params[0] != 123.0
+    copy.weights[0][0, 0] = model.weights[0][0, 0]
+    model.fit(X, y, epochs=2, batch_size=8)
+    copy.fit(X, y, epochs=2, batch_size=8)             # continues exactly the same way
+    assert np.array_equal(copy.params, model.params)
