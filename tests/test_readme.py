@@ -8,7 +8,7 @@ import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = [b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-          if "import fastprop" in b]
+          if "import fastprop" in b or "from fastprop" in b]
 
 
 def test_readme_has_examples():
