@@ -172,3 +172,33 @@ def test_load_refuses_bad_files(tmp_path, content, error, match):
         path.write_bytes(content)
     with pytest.raises(error, match=match):
         fp.load(path)
+
+
+# ---------------------------------------------------------------- estimators
+from fastprop.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+
+
+@pytest.mark.parametrize("make,fit_args,error,match", [
+    (lambda: MLPClassifier(hidden_layer_sizes=(0,)), (X, LABELS), ValueError,
+     "hidden_layer_sizes"),
+    (lambda: MLPClassifier(activation="swish"), (X, LABELS), ValueError, "activation"),
+    (lambda: MLPClassifier(learning_rate_init=-1.0), (X, LABELS), ValueError,
+     "learning_rate_init"),
+    (lambda: MLPClassifier(optimizer="lbfgs"), (X, LABELS), ValueError, "optimizer"),
+    (lambda: MLPRegressor(max_iter=0), (X, X[:, 0]), ValueError, "max_iter"),
+    (lambda: MLPRegressor(), (with_nan(X), X[:, 0]), ValueError, "NaN"),
+])
+def test_estimators_refuse_bad_settings_and_data(make, fit_args, error, match):
+    with pytest.raises(error, match=match):
+        make().fit(*fit_args)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fitted_estimator_is_unchanged_by_a_refused_call():
+    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, LABELS)
+    params = clf.model_.params.copy()
+    with pytest.raises(ValueError, match="features"):
+        clf.partial_fit(X[:, :3], LABELS)
+    with pytest.raises(ValueError):
+        clf.predict(X[:, :3])
+    assert np.array_equal(clf.model_.params, params)
