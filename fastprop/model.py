@@ -3,7 +3,7 @@ import numpy as np
 
 from . import codes
 from .init import default_init, draw_weights, resolve_init
-from .kernels.network import backward, evaluate_rows, forward, load_rows, predict_into
+from .kernels.network import backward, copy_rows, evaluate_rows, forward, predict_into
 from .layout import layer_views, make_layout, param_count
 from .net import make_net, with_workspace
 from .optimizers import SGD, Optimizer, _check_number
@@ -307,8 +307,8 @@ class Model:
         net = self._scratch_net(n)
         if training:
             net = net._replace(rng=self._net.rng)   # draws advance the model's stream
-        load_rows(net, X, 0, n)
-        net.Y[:Y.size] = Y.ravel()
+        copy_rows(net.A, X, 0, n)
+        copy_rows(net.Y, Y, 0, n)
         forward(net, n, training)
         backward(net, n, scale, training)
         return net

@@ -70,8 +70,8 @@ def test_dropout_keeps_the_mean_activation_and_varies_the_mask():
     t = model.trace(X, np.zeros(200))                     # no dropout outside training
     clean = t.A[0]
     net = model._scratch_net(200)
-    from fastprop.kernels.network import forward, load_rows
-    load_rows(net, X, 0, 200)
+    from fastprop.kernels.network import copy_rows, forward
+    copy_rows(net.A, X, 0, 200)
     forward(net, 200, True)
     masks = net.M[200 * 50:200 * 450].reshape(200, 400).copy()
     dropped = net.A[200 * 50:200 * 450].reshape(200, 400)

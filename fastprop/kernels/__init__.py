@@ -17,7 +17,7 @@ take the new `model.net`). Sizes are checked once on entry; none of these alloca
 from .jit import kernel
 
 from ..layout import N_IN, N_OUT
-from .network import backward, evaluate_rows, forward, load_rows, load_targets, predict_into
+from .network import backward, copy_rows, evaluate_rows, forward, predict_into
 from .optimizers import optimizer_update
 
 __all__ = ["predict", "loss", "loss_and_gradients", "sgd_step", "optimizer_step",
@@ -67,8 +67,8 @@ def loss_and_gradients(net, X, Y):
     As in training: dropout (where the net has it) is drawn, the L2 penalty included."""
     _check_inputs(net, X, Y, True)
     rows = X.shape[0]
-    load_rows(net, X, 0, rows)
-    load_targets(net, Y, 0, rows)
+    copy_rows(net.A, X, 0, rows)
+    copy_rows(net.Y, Y, 0, rows)
     forward(net, rows, True)
     return backward(net, rows, 1.0 / rows, True) / rows
 

@@ -150,21 +150,14 @@ def load_batch(net, X, Y, order, first, rows):
 
 
 @kernel
-def load_rows(net, X, first, rows):
-    """Copy rows first:first+rows of X (n, n_in) into the input region."""
-    n_in = X.shape[1]
+def copy_rows(dst, src, first, rows):
+    """dst[:rows * width] = rows first:first+rows of src (n, width), row-major: the
+    input region (dst = net.A) or the target buffer (dst = net.Y)."""
+    width = src.shape[1]
     for r in range(rows):
-        for k in range(n_in):
-            net.A[r * n_in + k] = X[first + r, k]
-
-
-@kernel
-def load_targets(net, Y, first, rows):
-    """Copy rows first:first+rows of Y (n, n_out) into the target buffer."""
-    n_out = Y.shape[1]
-    for r in range(rows):
-        for j in range(n_out):
-            net.Y[r * n_out + j] = Y[first + r, j]
+        d = dst[r * width:(r + 1) * width]
+        for k in range(width):
+            d[k] = src[first + r, k]
 
 
 @kernel
@@ -177,7 +170,7 @@ def predict_into(out, net, X, training):
     a_out = C * net.layout[last, OUT_UNIT]
     for first in range(0, n, C):
         rows = min(C, n - first)
-        load_rows(net, X, first, rows)
+        copy_rows(net.A, X, first, rows)
         forward(net, rows, training)
         for r in range(rows):
             for j in range(n_out):
@@ -197,8 +190,8 @@ def evaluate_rows(net, X, Y, training):
     correct = 0.0
     for first in range(0, n, C):
         rows = min(C, n - first)
-        load_rows(net, X, first, rows)
-        load_targets(net, Y, first, rows)
+        copy_rows(net.A, X, first, rows)
+        copy_rows(net.Y, Y, first, rows)
         forward(net, rows, training)
         cost += batch_cost(net.Z, net.A, net.Y, start, rows, n_out, net.loss)
         correct += output_correct(net, rows)
