@@ -31,14 +31,18 @@ def dense_forward(Z, A_prev, params, z_start, a_start, w_off, b_off, rows, n_in,
                 Z[zr + j] += params[b_off + j]
         return
     # Loops index views from 0 (see activations.activate) and run j innermost, over
-    # contiguous rows of W and Z, so they vectorise.
+    # contiguous rows of W and Z, so they vectorise. Input 0 is added to the bias in
+    # the pass that writes z (the same sums, in the same order: b + a_0 w_0 + ...), so a
+    # tiny layer runs one loop per input rather than one more per row.
     b = params[b_off:b_off + n_out]
+    w0 = params[w_off:w_off + n_out]
     for r in range(rows):
         z = Z[z_start + r * n_out:z_start + (r + 1) * n_out]
         a = A_prev[a_start + r * n_in:a_start + (r + 1) * n_in]
+        a_0 = a[0]
         for j in range(n_out):
-            z[j] = b[j]
-        for k in range(n_in):
+            z[j] = b[j] + a_0 * w0[j]
+        for k in range(1, n_in):
             a_k = a[k]
             w = params[w_off + k * n_out:w_off + (k + 1) * n_out]
             for j in range(n_out):
@@ -51,27 +55,45 @@ def dense_backward_params(grads, E, A_prev, z_start, a_start, w_off, b_off, rows
     """dW = A_prev^T @ E and db = sum over rows of E (overwrites both)."""
     zero = grads.dtype.type(0.0)
     db = grads[b_off:b_off + n_out]
-    for j in range(n_out):
-        db[j] = zero
-    for r in range(rows):
-        e = E[z_start + r * n_out:z_start + (r + 1) * n_out]
-        for j in range(n_out):
-            db[j] += e[j]
+    dW = grads[w_off:w_off + n_in * n_out]
     if rows * n_in * n_out >= blas_min:
+        _sum_rows(db, E, z_start, rows, n_out)
         gemm(grads, A_prev, E, w_off, a_start, z_start, n_in, rows, n_out, True, False,
              False)
         return
-    dW = grads[w_off:w_off + n_in * n_out]
-    for i in range(n_in * n_out):
-        dW[i] = zero
-    for r in range(rows):
+    # Row 0 writes zero + its term (what zeroing then adding gives, -0.0 included), so
+    # no separate zeroing pass; db and dW share the pass over rows.
+    e = E[z_start:z_start + n_out]
+    a = A_prev[a_start:a_start + n_in]
+    for j in range(n_out):
+        db[j] = zero + e[j]
+    for k in range(n_in):
+        a_k = a[k]
+        dw = dW[k * n_out:(k + 1) * n_out]
+        for j in range(n_out):
+            dw[j] = zero + a_k * e[j]
+    for r in range(1, rows):
         e = E[z_start + r * n_out:z_start + (r + 1) * n_out]
         a = A_prev[a_start + r * n_in:a_start + (r + 1) * n_in]
+        for j in range(n_out):
+            db[j] += e[j]
         for k in range(n_in):
             a_k = a[k]
             dw = dW[k * n_out:(k + 1) * n_out]
             for j in range(n_out):
                 dw[j] += a_k * e[j]
+
+
+@kernel
+def _sum_rows(out, E, start, rows, width):
+    """out (width,) = zero + the sum over rows of E's (rows, width) region at start."""
+    zero = out.dtype.type(0.0)
+    for j in range(width):
+        out[j] = zero
+    for r in range(rows):
+        e = E[start + r * width:start + (r + 1) * width]
+        for j in range(width):
+            out[j] += e[j]
 
 
 @kernel

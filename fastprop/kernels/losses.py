@@ -13,8 +13,8 @@ import math
 
 from .jit import kernel
 
-from ..codes import (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, HUBER, HUBER_DELTA, MAE, MSE,
-                     SOFTMAX)
+from ..codes import (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, HUBER, HUBER_DELTA, IDENTITY, MAE,
+                     MSE, SOFTMAX)
 from .activations import mul_activation_grad
 
 
@@ -56,6 +56,23 @@ def _logsumexp(Z, row, width):
 
 
 @kernel
+def _cross_entropy_row(Z, Y, row, width):
+    """Cross-entropy of the row starting at `row`: sum_j y_j (logsumexp(z) - z_j)."""
+    lse = _logsumexp(Z, row, width)
+    total = 0.0
+    for j in range(width):
+        total += float(Y[row + j]) * (lse - float(Z[row + j]))
+    return total
+
+
+@kernel
+def _binary_cross_entropy(z, y):
+    """Binary cross-entropy of one output from its logit z, in float64."""
+    z = float(z)
+    return max(z, 0.0) - z * float(y) + math.log1p(math.exp(-abs(z)))
+
+
+@kernel
 def batch_cost(Z_buf, A_buf, Y, start, rows, width, loss):
     """Sum over the rows of the per-sample cost (float64). Reads only; writes nothing."""
     total = 0.0
@@ -63,14 +80,10 @@ def batch_cost(Z_buf, A_buf, Y, start, rows, width, loss):
     A = A_buf[start:start + rows * width]
     if loss == CROSS_ENTROPY:
         for r in range(rows):
-            row = r * width
-            lse = _logsumexp(Z, row, width)
-            for j in range(width):
-                total += float(Y[r * width + j]) * (lse - float(Z[row + j]))
+            total += _cross_entropy_row(Z, Y, r * width, width)
     elif loss == BINARY_CROSS_ENTROPY:
         for r in range(rows * width):
-            z = float(Z[r])
-            total += max(z, 0.0) - z * float(Y[r]) + math.log1p(math.exp(-abs(z)))
+            total += _binary_cross_entropy(Z[r], Y[r])
     else:
         for r in range(rows * width):
             total += _regression_cost(loss, A[r] - Y[r])
@@ -83,30 +96,43 @@ def output_error(E_buf, Z_buf, A_buf, Y, start, rows, width, act, loss, scale):
 
     scale = 1 gives the per-sample errors of the textbook; scale = 1/n gives the
     errors whose backpropagation yields the gradient of the mean cost.
+    The cost is summed in the pass that writes E (in batch_cost's order, so the same
+    float64 sum): one pass over the outputs, not two.
     """
     count = rows * width
-    s = Z_buf.dtype.type(scale)
+    dt = Z_buf.dtype.type
+    s = dt(scale)
     E = E_buf[start:start + count]     # views from 0 (see activations.activate)
     Z = Z_buf[start:start + count]
     A = A_buf[start:start + count]
+    total = 0.0
     if loss == CROSS_ENTROPY:        # softmax output: dC/dz_k = p_k * sum(y) - y_k
         for r in range(rows):
             row = r * width
-            mass = Y.dtype.type(0.0)
+            mass = dt(0.0)
             for j in range(width):
-                mass += Y[r * width + j]
+                mass += Y[row + j]
             for j in range(width):
-                E[row + j] = s * (A[row + j] * mass - Y[r * width + j])
+                E[row + j] = s * (A[row + j] * mass - Y[row + j])
+            total += _cross_entropy_row(Z, Y, row, width)
     elif loss == BINARY_CROSS_ENTROPY:   # sigmoid output: dC/dz = sigmoid(z) - y
         for r in range(count):
             E[r] = s * (A[r] - Y[r])
+            total += _binary_cross_entropy(Z[r], Y[r])
+    elif act == IDENTITY:    # f' = 1: E = scale * C'(y_hat) (the rounding of slope * s)
+        for r in range(count):
+            d = A[r] - Y[r]
+            E[r] = dt(_regression_slope(loss, d)) * s
+            total += _regression_cost(loss, d)
     else:
         for r in range(count):
-            E[r] = _regression_slope(loss, A[r] - Y[r])
+            d = A[r] - Y[r]
+            E[r] = _regression_slope(loss, d)
+            total += _regression_cost(loss, d)
         if act == SOFTMAX:   # E = J^T g with J = diag(p) - p p^T
             for r in range(rows):
                 row = r * width
-                dot = E.dtype.type(0.0)
+                dot = dt(0.0)
                 for j in range(row, row + width):
                     dot += E[j] * A[j]
                 for j in range(row, row + width):
@@ -115,7 +141,7 @@ def output_error(E_buf, Z_buf, A_buf, Y, start, rows, width, act, loss, scale):
             mul_activation_grad(E, Z, A, 0, count, act, 1.0)
         for r in range(count):
             E[r] *= s
-    return batch_cost(Z, A, Y, 0, rows, width, loss)
+    return total
 
 
 @kernel

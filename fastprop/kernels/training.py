@@ -1,6 +1,7 @@
 """The training loop itself: mini-batch steps run back to back in compiled code."""
 import math
 
+from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY
 from .jit import kernel
 from .network import backward, forward_rows, load_batch, next_batch, output_correct
 from .optimizers import optimizer_update_range
@@ -18,6 +19,8 @@ def train_batches(net, X, Y, order, batch_size, first_batch, stop_batch):
     before its update.
     """
     n = X.shape[0]
+    # regression losses count no correct predictions: skip the call (it returns 0)
+    counts = net.loss == CROSS_ENTROPY or net.loss == BINARY_CROSS_ENTROPY
     total = 0.0
     correct = 0.0
     for b in range(first_batch, stop_batch):
@@ -28,7 +31,8 @@ def train_batches(net, X, Y, order, batch_size, first_batch, stop_batch):
         cost = backward(net, rows, 1.0 / rows, True)
         if not math.isfinite(cost):
             return total, correct, b
-        correct += output_correct(net, rows)
+        if counts:
+            correct += output_correct(net, rows)
         net.opt_step[0] += 1
         optimizer_update_range(net.params, net.grads, net.opt_state, net.opt_hyper,
                                net.opt_step[0], net.opt_code, 0, net.params.size)
