@@ -25,10 +25,11 @@ def dense_forward(Z, A_prev, params, z_start, a_start, w_off, b_off, rows, n_in,
     if rows * n_in * n_out >= blas_min:
         gemm(Z, A_prev, params, z_start, a_start, w_off, rows, n_in, n_out, False, False,
              False)
+        b = params[b_off:b_off + n_out]     # views from 0 (see activations.activate)
         for r in range(rows):
-            zr = z_start + r * n_out
+            z = Z[z_start + r * n_out:z_start + (r + 1) * n_out]
             for j in range(n_out):
-                Z[zr + j] += params[b_off + j]
+                z[j] += b[j]
         return
     # Loops index views from 0 (see activations.activate) and run j innermost, over
     # contiguous rows of W and Z, so they vectorise. Input 0 is added to the bias in

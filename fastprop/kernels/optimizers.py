@@ -28,6 +28,18 @@ def optimizer_update(params, grads, state, hyper, step, code):
 
 
 @kernel
+def _adam_update(params, m, v, i, g, b1, b2, step_size, root_c2, eps):
+    """Adam's moments m[i], v[i] and parameter i for the gradient g (weight decay, if
+    any, already applied)."""
+    one = params.dtype.type(1.0)
+    mi = b1 * m[i] + (one - b1) * g
+    vi = b2 * v[i] + (one - b2) * g * g
+    m[i] = mi
+    v[i] = vi
+    params[i] -= step_size * mi / (math.sqrt(vi) / root_c2 + eps)
+
+
+@kernel
 def optimizer_update_range(params_buf, grads_buf, state, hyper, t, code, lo, hi):
     """Update parameters lo..hi-1 as update number t (from 1) of the optimizer `code`.
     Each parameter's update reads only its own entries, so disjoint ranges can run on
@@ -65,17 +77,15 @@ def optimizer_update_range(params_buf, grads_buf, state, hyper, t, code, lo, hi)
         decay = dt(1.0 - hyper[0] * hyper[4])
         m = state0
         v = state1
-        for i in range(n):
-            g = grads[i]
-            if code == ADAMW:
+        # one loop per rule: a branch on the code inside the loop would stop it vectorising
+        if code == ADAMW:
+            for i in range(n):
                 params[i] *= decay
-            else:
-                g += wd * params[i]
-            mi = b1 * m[i] + (one - b1) * g
-            vi = b2 * v[i] + (one - b2) * g * g
-            m[i] = mi
-            v[i] = vi
-            params[i] -= step_size * mi / (math.sqrt(vi) / root_c2 + eps)
+                _adam_update(params, m, v, i, grads[i], b1, b2, step_size, root_c2, eps)
+        else:
+            for i in range(n):
+                _adam_update(params, m, v, i, grads[i] + wd * params[i], b1, b2,
+                             step_size, root_c2, eps)
     elif code == RMSPROP:
         alpha = dt(hyper[1])
         eps = dt(hyper[2])
