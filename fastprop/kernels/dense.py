@@ -13,7 +13,6 @@ Shapes (row-major regions of flat buffers):
   W       (n_in, n_out)  at w_off       in params; dW at the same offset in grads
   b       (n_out,)       at b_off       in params; db at the same offset in grads
 """
-import numpy as np
 from .blas import gemm
 from .jit import kernel
 

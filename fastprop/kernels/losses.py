@@ -13,7 +13,7 @@ import math
 
 from .jit import kernel
 
-from ..codes import (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, HUBER, HUBER_DELTA, IDENTITY, MAE,
+from ..codes import (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, HUBER_DELTA, IDENTITY, MAE,
                      MSE, SOFTMAX)
 from .activations import mul_activation_grad
 
