@@ -1,4 +1,7 @@
 """`Model`: owns the arrays and offers the friendly API; the maths is in kernels/."""
+import functools
+import threading
+
 import numpy as np
 
 from . import codes
@@ -12,6 +15,16 @@ from .training import FitOptions, run_fit
 from .validation import as_features, as_targets, check_choice, check_dtype, check_int
 
 DEFAULT_CAPACITY = 256       # workspace rows: batches up to this size need no growth
+
+
+def _one_at_a_time(method):
+    """Run `method` holding the model's lock: calls that use the model's buffers from
+    different Python threads take turns instead of overwriting each other's work."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return locked
 
 
 class Model:
@@ -80,6 +93,7 @@ class Model:
             scheme = self.init or default_init(self.activations[l])
             W[...] = draw_weights(init_rng, scheme, *W.shape)
         self.optimizer = None
+        self._lock = threading.RLock()
         key = int(np.random.SeedSequence((self.seed, 3)).generate_state(1, np.uint64)[0])
         self._net = make_net(self.params, self.layout, act, loss_code, DEFAULT_CAPACITY,
                              seed=key)
@@ -159,11 +173,13 @@ class Model:
         return with_workspace(self._net._replace(grads=np.zeros_like(self.params),
                                                  rng=self._net.rng.copy()), rows)
 
+    @_one_at_a_time
     def reserve(self, rows):
         """Make the workspace hold batches of `rows` rows (for the kernel API: take the
         new `model.net` afterwards). Never shrinks."""
         self._ensure_capacity(check_int("rows", rows, 1))
 
+    @_one_at_a_time
     def set_optimizer(self, optimizer):
         """Make `optimizer` the model's, as fit(optimizer=...) does: a different object
         than the current one starts from zero state. Take `model.net` afterwards."""
@@ -190,12 +206,14 @@ class Model:
                                  opt_state=state, opt_step=step)
         self.optimizer = optimizer
 
+    @_one_at_a_time
     def reset_optimizer(self):
         """Zero the optimizer's moment buffers and step count."""
         self._net.opt_state[...] = 0
         self._net.opt_step[...] = 0
 
     # ------------------------------------------------------------------ training
+    @_one_at_a_time
     def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, shuffle=True, verbose=0,
             validation_data=None, validation_split=0.0, early_stopping=False, patience=10,
             min_delta=0.0, restore_best=True, monitor=None, schedule=None, callbacks=None,
@@ -237,6 +255,7 @@ class Model:
         finally:
             self._net = self._net._replace(l2=self.l2)
 
+    @_one_at_a_time
     def evaluate(self, X, y):
         """{'loss': mean cost, 'accuracy': share correct (classifiers only)}."""
         X, Y = self._data(X, y)
@@ -247,6 +266,7 @@ class Model:
         return result
 
     # ------------------------------------------------------------------ inference
+    @_one_at_a_time
     def predict(self, X, dropout=False):
         """Output activations (n, n_out): probabilities for softmax/sigmoid outputs.
         dropout=True draws dropout masks as in training (Monte-Carlo dropout)."""
@@ -267,12 +287,14 @@ class Model:
             return p.argmax(axis=1).astype(np.int64)
         return (p > 0.5).astype(np.int64)
 
+    @_one_at_a_time
     def loss(self, X, y, dropout=False):
         """Mean cost over the samples (float), with the L2 penalty."""
         X, Y = self._data(X, y)
         cost, _ = evaluate_rows(self._net, X, Y, self._dropout_flag(dropout))
         return cost / X.shape[0]
 
+    @_one_at_a_time
     def gradients(self, X, y, dropout=False):
         """(dW, db): per-layer lists of the gradient of the mean cost over all of X."""
         X, Y = self._data(X, y)
@@ -285,6 +307,7 @@ class Model:
             raise TypeError(f"dropout must be True or False, got {dropout!r}")
         return bool(dropout)
 
+    @_one_at_a_time
     def trace(self, X, y):
         """The textbook quantities of one backpropagation over the batch (X, y):
         Z, A and per-sample E = dC_i/dZ for each layer, and the mean-cost dW, db.

@@ -120,3 +120,31 @@ def test_bad_thread_counts():
     with pytest.raises(TypeError, match="n_threads"):
         model.fit(X, y, n_threads=1.5)
     assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+
+
+def test_one_model_shared_by_threads_takes_turns():
+    X, y = data(600)
+    model = fp.Model([12, 32, 4], loss="cross_entropy", dtype=np.float32, seed=0)
+    expected = model.predict(X)
+    results, errors = [], []
+
+    def predict_many():
+        try:
+            for _ in range(20):
+                results.append(model.predict(X))
+        except Exception as err:     # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=predict_many) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(np.array_equal(r, expected) for r in results)
+    # a fit in one thread while another predicts: each predict sees whole steps only
+    trainer = threading.Thread(target=lambda: model.fit(X, y, epochs=3, n_threads=1))
+    trainer.start()
+    outputs = [model.predict(X[:5]) for _ in range(50)]
+    trainer.join()
+    assert all(np.isfinite(o).all() for o in outputs)
