@@ -1,9 +1,9 @@
 """One dense layer, forward and backward, on regions of flat buffers.
 
-Each kernel has two paths with the same arithmetic: explicit loops, which win for
+Each kernel has two paths computing the same products: explicit loops, which win for
 small layers where a BLAS call's fixed cost (~0.1-1 us) would dominate, and BLAS
-(np.dot into a preallocated output), which wins for large ones. `blas_min` is the
-rows * n_in * n_out size from which BLAS is used.
+(gemm/gemv into the preallocated output, kernels/blas.py), which wins for large ones.
+`blas_min` is the rows * n_in * n_out size from which BLAS is used.
 
 Shapes (row-major regions of flat buffers):
   A_prev  (rows, n_in)   at a_start     layer input
