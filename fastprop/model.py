@@ -94,6 +94,7 @@ class Model:
             W[...] = draw_weights(init_rng, scheme, *W.shape)
         self.optimizer = None
         self._lock = threading.RLock()
+        self._chunk_batches = {}     # batch size -> batches per compiled call (training.py)
         key = int(np.random.SeedSequence((self.seed, 3)).generate_state(1, np.uint64)[0])
         self._net = make_net(self.params, self.layout, act, loss_code, DEFAULT_CAPACITY,
                              seed=key)

@@ -34,16 +34,29 @@ def resolve_threads(n_threads):
     return n
 
 
+def _blas_libraries():
+    """threadpoolctl's controllers of the loaded BLAS libraries (scanned once, after
+    NumPy's and SciPy's BLAS have loaded)."""
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return [lib for lib in _controller.lib_controllers if lib.user_api == "blas"]
+
+
 @contextlib.contextmanager
 def training_threads(n):
     """Run the body with n Numba threads and single-threaded BLAS."""
-    global _controller
-    if _controller is None:      # scan the loaded BLAS libraries once, after they loaded
-        _controller = ThreadpoolController()
+    libraries = _blas_libraries()
+    previous_blas = [lib.num_threads for lib in libraries]
     previous = numba.get_num_threads()
     numba.set_num_threads(n)
     try:
-        with _controller.limit(limits=1, user_api="blas"):
-            yield
+        for lib, threads in zip(libraries, previous_blas):
+            if threads != 1:
+                lib.set_num_threads(1)
+        yield
     finally:
         numba.set_num_threads(previous)
+        for lib, threads in zip(libraries, previous_blas):
+            if threads != 1:
+                lib.set_num_threads(threads)

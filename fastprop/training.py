@@ -142,7 +142,9 @@ def _run_epochs(model, opts):
     waited = 0
     base_lr = float(net.opt_hyper[0])
     opts.schedule.reset()
-    chunk = min(n_batches, 16)   # a first guess; then sized to CHUNK_SECONDS
+    # Batches per compiled call: sized to CHUNK_SECONDS from the last call's speed, and
+    # remembered per batch size, so that repeated short fits need no probing call.
+    chunk = model._chunk_batches.get(batch_size, min(n_batches, 16))
     try:
         for epoch in range(opts.epochs):
             lr = float(opts.schedule.lr(epoch, base_lr, history.logs()))
@@ -151,8 +153,8 @@ def _run_epochs(model, opts):
                      else np.arange(n)).astype(np.int64)
             start = time.perf_counter()
             cost = correct = 0.0
-            bar = tqdm(total=n, desc=f"epoch {epoch + 1}/{opts.epochs}", unit="samples",
-                       disable=not opts.verbose, leave=True, mininterval=0.5)
+            bar = (tqdm(total=n, desc=f"epoch {epoch + 1}/{opts.epochs}", unit="samples",
+                        leave=True, mininterval=0.5) if opts.verbose else None)
             b = 0
             while b < n_batches:
                 stop = min(b + chunk, n_batches)
@@ -175,12 +177,14 @@ def _run_epochs(model, opts):
                 cost += c
                 correct += k
                 done = min(stop * batch_size, n)
-                bar.update(done - min(b * batch_size, n))
-                bar.set_postfix(loss=f"{cost / done:.4g}", refresh=False)
-                chunk = max(1, min(n_batches, int((stop - b) * CHUNK_SECONDS
-                                                  / max(elapsed, 1e-9))))
+                if opts.verbose:
+                    bar.update(done - min(b * batch_size, n))
+                    bar.set_postfix(loss=f"{cost / done:.4g}", refresh=False)
+                chunk = max(1, int((stop - b) * CHUNK_SECONDS / max(elapsed, 1e-9)))
+                model._chunk_batches[batch_size] = chunk
                 b = stop
-            bar.close()
+            if bar is not None:
+                bar.close()
             history.seconds.append(time.perf_counter() - start)
             history.loss.append(cost / n)
             history.lr.append(lr)
