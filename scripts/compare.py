@@ -171,7 +171,7 @@ def unrestricted_peak(n_threads):
 
 
 # ---------------------------------------------------------------------- measuring
-def measure(wl, names, n_threads, repeats, min_time, log):
+def measure(wl, names, n_threads, repeats, min_time, log, settle=0.3):
     """Median seconds per round (and more) for each framework, all in this process."""
     results = {}
     trainers = {}
@@ -201,6 +201,10 @@ def measure(wl, names, n_threads, repeats, min_time, log):
             order = live[r % len(live):] + live[:r % len(live)] if live else []
             for name in order:
                 trainer, fn, inner = trainers[name]
+                # Let the previous framework's pool threads go idle first: OpenBLAS and
+                # OpenMP workers spin for a while after their last call and would steal
+                # cores from whichever framework runs next (always the same neighbour).
+                time.sleep(settle)
                 c0 = self_cpu_s()
                 t0 = time.perf_counter()
                 for _ in range(inner):
@@ -334,6 +338,9 @@ def main(argv=None):
     ap.add_argument("--min-time", type=float, default=0.05,
                     help="a timed round shorter than this many seconds is repeated "
                          "and averaged (default 0.05)")
+    ap.add_argument("--settle", type=float, default=0.3,
+                    help="seconds of sleep before each timed round, so that the previous "
+                         "framework's spinning pool threads go idle (default 0.3)")
     ap.add_argument("--no-startup", action="store_true",
                     help="skip the fresh-process start-up measurement")
     ap.add_argument("--json", metavar="PATH", help="also write every figure to PATH")
@@ -402,6 +409,7 @@ def main(argv=None):
     fp_fit_threads = workloads.fit_accepts("n_threads") if "fastprop" in names else None
     print(f"- fastprop fit(n_threads=): {'passed' if fp_fit_threads else 'not in its signature; threads set by pinning only'}")
     print(f"- method: median of {args.repeats} timed rounds per framework after warm-up and "
+          f"a {args.settle} s pause before each round (pool threads go idle), "
           f"one calibration round, rounds interleaved across frameworks; a training round "
           f"is one epoch continuing from the previous one (first from the shared Glorot "
           f"weights); ×faster = peer time / fastprop time; cpu/wall = CPU seconds this "
@@ -419,7 +427,8 @@ def main(argv=None):
         notes = []
         for n in counts:
             log(f"{wl.group}: {n} thread(s) ...")
-            results, peak, others = measure(wl, names, n, args.repeats, args.min_time, log)
+            results, peak, others = measure(wl, names, n, args.repeats, args.min_time, log,
+                                            args.settle)
             machine_peak = unrestricted_peak(n) if w == "W3" else None
             share_peak = peak     # the better of the two: a busy machine can spoil either
             if machine_peak and "gflops" in machine_peak:
