@@ -134,7 +134,7 @@ def _run_epochs(model, opts):
     # Batches of one shard train in one pass; larger ones are split into shards that
     # threads share (the split depends on the batch size only: same bits for any
     # thread count).
-    shards = make_shards(net, batch_size) if shard_layout(batch_size)[0] > 1 else None
+    shards = _shards_for(model, batch_size) if shard_layout(batch_size)[0] > 1 else None
     history = History(samples=n)
     checkpoint = _Snapshot(net)
     best = _Snapshot(net) if opts.early_stopping and opts.restore_best else None
@@ -221,6 +221,17 @@ def _run_epochs(model, opts):
     if best is not None and history.best_epoch is not None:
         best.restore(net)
     return history
+
+
+def _shards_for(model, batch_size):
+    """Shard buffers for this batch size: the last fit's when they fit, else new ones
+    (kept on the model, so repeated fit calls allocate nothing)."""
+    shards = model._shards
+    n_shards, rows = shard_layout(batch_size)
+    if (shards is None or shards.rows != rows or shards.grads.shape[0] != n_shards
+            or shards.grads.shape[1] != model.params.size):
+        shards = model._shards = make_shards(model._net, batch_size)
+    return shards
 
 
 def _epoch_line(history):
