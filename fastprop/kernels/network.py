@@ -9,7 +9,7 @@ import numpy as np
 from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
 from .activations import activate, mul_activation_grad
 from .dense import dense_backward_input, dense_backward_params, dense_forward
-from .jit import kernel
+from .jit import kernel, net_kernel
 from .losses import batch_correct, batch_cost, output_error
 from .random import splitmix64, stream_base, uniform
 
@@ -133,7 +133,7 @@ def output_correct(net, rows):
                          net.layout[last, N_OUT], net.loss)
 
 
-@kernel
+@net_kernel
 def load_batch(net, X, Y, order, first, rows):
     """Copy rows order[first:first+rows] of X (n, n_in) and Y (n, n_out) into the
     input region and the target buffer."""
