@@ -1,0 +1,328 @@
+"""`fastprop train`: fit a model on a data set or file, report its metrics and
+throughput, save it and plot its curves."""
+import importlib.util
+import os
+import sys
+
+import numpy as np
+
+import fastprop as fp
+from fastprop import codes
+from fastprop import io as fpio
+
+from .common import (
+    CLASSIFICATION_LOSSES,
+    DATASETS,
+    DEFAULT_LR,
+    DTYPES,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    MAX_GUESSED_CLASSES,
+    OPTIMIZERS,
+    PROG,
+    UsageError,
+    dropout_rates,
+    fraction,
+    layer_widths,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    user_errors,
+)
+from .data import choose_task, load_dataset, read_data, split, standardise
+
+
+# ---------------------------------------------------------------- results
+def accuracy(model, X, labels):
+    """(fraction correct, number correct) of the model's class predictions."""
+    predicted = predicted_classes(model, X)
+    correct = int((predicted == labels).sum())
+    return correct / len(labels), correct
+
+
+def predicted_classes(model, X):
+    """Class indices: argmax of softmax outputs, or sigmoid > 0.5 for one output."""
+    out = model.predict(X)
+    if model.loss_name == "binary_cross_entropy":
+        return (out[:, 0] > 0.5).astype(np.int64)
+    return out.argmax(axis=1)
+
+
+def regression_scores(predicted, y):
+    """(R^2, MSE) of predictions against targets (averaged over columns)."""
+    residual = y - predicted
+    mse = float(np.mean(residual ** 2))
+    total = float(np.sum((y - y.mean(axis=0)) ** 2))
+    r2 = 1.0 - float(np.sum(residual ** 2)) / total if total > 0 else float("nan")
+    return r2, mse
+
+
+def warm_up(make_model, make_optimizer, X, y, batch_size):
+    """Fit and predict once with a throwaway model of the same configuration on a few
+    rows, so that loading the compiled kernels (a one-off cost per process, a fraction
+    of a second) is not counted in the timed run's throughput."""
+    rows = min(len(X), batch_size + 1)     # a full batch and a partial one
+    scratch = make_model()
+    scratch.fit(X[:rows], y[:rows], epochs=1, batch_size=batch_size,
+                optimizer=make_optimizer(), verbose=0)
+    scratch.predict(X[:rows])
+
+
+def throughput(history):
+    """Training samples per second over the whole fit: epochs * n_train / fit seconds."""
+    seconds = sum(history.seconds)
+    return history.epochs * history.samples / seconds if seconds > 0 else float("inf")
+
+
+def check_output_path(path, option):
+    """Refuse before training an output whose folder does not exist."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option} {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path} is a folder; give a file name")
+
+
+def plot_curves(history, path, title):
+    """Write the loss (and accuracy) per epoch, training and validation, as an image.
+    Uses matplotlib's object API with the Agg canvas: no display, no global state."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    panels = [("loss", history.loss, history.val_loss)]
+    if history.accuracy:
+        panels.append(("accuracy", history.accuracy, history.val_accuracy))
+    fig = Figure(figsize=(5.5 * len(panels), 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    epochs = np.arange(1, history.epochs + 1)
+    for i, (name, train, val) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        ax.plot(epochs, train, marker=".", label=f"training {name}")
+        if val:
+            ax.plot(epochs, val, marker=".", label=f"validation {name}")
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.savefig(path)
+
+
+def prepare(table, task, loss, args):
+    """Split and standardise the table for training: (X_train, X_test, y_train, y_test,
+    training targets, output width, extra arrays to save with the model). Class labels
+    become indices 0..k-1 (y_train/y_test); regression targets are standardised for
+    training (y_train/y_test stay in the data's units)."""
+    extra = {}
+    y = table.y
+    if task == "classification":
+        classes, y = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise UsageError(f"the target of {table.source} has a single class "
+                             f"({classes[0]!r}); nothing to learn")
+        if loss == "binary_cross_entropy" and len(classes) != 2:
+            raise UsageError(f"--loss binary_cross_entropy needs two classes; the target "
+                             f"has {len(classes)}")
+        n_out = 1 if loss == "binary_cross_entropy" else len(classes)
+        extra["classes"] = classes
+    else:
+        y = y.astype(np.float64)
+        n_out = 1 if y.ndim == 1 else y.shape[1]
+
+    X_train, X_test, y_train, y_test = split(table.X, y, task, args.seed, args.test_split)
+    X_train, X_test, x_mean, x_scale = standardise(X_train, X_test)
+    extra.update(x_mean=x_mean, x_scale=x_scale)
+    if task == "classification":
+        targets = y_train.astype(np.float64) if loss == "binary_cross_entropy" else y_train
+    else:
+        # Targets are standardised too so that default learning rates behave; the
+        # scores are reported in the data's own units.
+        y_mean = y_train.mean(axis=0)
+        y_scale = np.where(y_train.std(axis=0) == 0, 1.0, y_train.std(axis=0))
+        targets = (y_train - y_mean) / y_scale
+        extra.update(y_mean=np.atleast_1d(y_mean), y_scale=np.atleast_1d(y_scale))
+    if table.feature_names is not None:
+        extra["feature_names"] = np.array(table.feature_names)
+    if table.target_name is not None:
+        extra["target_name"] = np.array(table.target_name)
+    return X_train, X_test, y_train, y_test, targets, n_out, extra
+
+
+def report(model, history, X_test, y_test, extra, epochs):
+    """Print the final training metrics, the test scores and the throughput."""
+    if history.interrupted:
+        print(f"{PROG}: interrupted after {history.epochs} of {epochs} epochs",
+              file=sys.stderr)
+    if history.stopped_epoch is not None:
+        print(f"early stopping after epoch {history.stopped_epoch + 1}; kept the weights "
+              f"of epoch {history.best_epoch + 1}")
+    if history.epochs:
+        line = f"final training loss: {history.loss[-1]:.4g}"
+        if history.accuracy:
+            line += f"  accuracy: {history.accuracy[-1]:.4f}"
+        if history.val_loss:
+            line += f"  validation loss: {history.val_loss[-1]:.4g}"
+        if history.val_accuracy:
+            line += f"  validation accuracy: {history.val_accuracy[-1]:.4f}"
+        print(line)
+    if len(X_test) and "classes" in extra:
+        acc, correct = accuracy(model, X_test, y_test)
+        print(f"test accuracy: {acc:.4f} ({correct}/{len(y_test)})")
+    elif len(X_test):
+        out = model.predict(X_test).astype(np.float64) * extra["y_scale"] + extra["y_mean"]
+        r2, mse = regression_scores(out[:, 0] if y_test.ndim == 1 else out, y_test)
+        print(f"test R^2: {r2:.4f}  MSE: {mse:.4g}")
+    if history.epochs:
+        print(f"throughput: {throughput(history):,.0f} samples/s ({history.epochs} epochs "
+              f"x {history.samples} samples in {sum(history.seconds):.3g} s)")
+
+
+# ---------------------------------------------------------------- train
+def add_train_parser(subparsers):
+    """Register `fastprop train` and its options."""
+    p = subparsers.add_parser(
+        "train", help="train an MLP on a CSV/.npz file or a bundled scikit-learn data set",
+        description="Train a multi-layer perceptron on a CSV or .npz file or on a data set "
+                    "bundled with scikit-learn: a stratified train/test split, inputs "
+                    "standardised on the training part, then the test accuracy (R^2 and MSE "
+                    "for regression) and the training throughput. --out saves the model, "
+                    "with its input scaling, for `fastprop predict`.")
+    p.add_argument("data", nargs="?", metavar="DATA",
+                   help="a CSV file (header row optional) or an .npz file of arrays; "
+                        "default: the bundled data set named by --dataset")
+    p.add_argument("--target", metavar="NAME",
+                   help="CSV: the target column's name or index (default: the last column); "
+                        ".npz: the target array (default: y; the features are X or the "
+                        "only other array)")
+    p.add_argument("--dataset", choices=DATASETS, default=None,
+                   help="bundled data set (default: digits); diabetes is regression, the "
+                        "others classification")
+    p.add_argument("--layers", type=layer_widths, default=[128], metavar="W[,W...]",
+                   help="hidden layer widths, comma-separated (default: 128)")
+    p.add_argument("--activation", choices=codes.HIDDEN_ACTIVATIONS, default="relu",
+                   help="hidden activation (default: relu)")
+    p.add_argument("--loss", choices=codes.LOSSES, default=None,
+                   help="default: cross_entropy for classes (text, boolean, or integer "
+                        f"targets with at most {MAX_GUESSED_CLASSES} values), mse otherwise")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="default: sgd")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help="learning rate (default: for sgd 0.1, or 0.01 for regression; 1e-3 "
+                        "for adam, adamw and rmsprop; 1e-2 for adagrad; 1.0 for adadelta)")
+    p.add_argument("--epochs", type=positive_int, default=30, help="default: 30")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="default: 32")
+    p.add_argument("--dropout", type=dropout_rates, default=0.0, metavar="RATE[,RATE...]",
+                   help="dropout rate of the hidden layers, one or one per layer (default: 0)")
+    p.add_argument("--dtype", choices=DTYPES, default="float32", help="default: float32")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seeds the split, initialisation and shuffling (default: 0)")
+    p.add_argument("--test-split", type=fraction, default=0.25, metavar="FRACTION",
+                   help="share held out for the final test (default: 0.25; 0: none)")
+    p.add_argument("--val-split", type=fraction, default=None, metavar="FRACTION",
+                   help="share of the training part held out for validation each epoch "
+                        "(default: none, or 0.1 with --early-stopping)")
+    p.add_argument("--early-stopping", action="store_true",
+                   help="stop when the validation loss has not improved for --patience "
+                        "epochs and keep the best epoch's weights")
+    p.add_argument("--patience", type=positive_int, default=10,
+                   help="epochs without improvement before early stopping (default: 10)")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="training threads (default: every core this process may use)")
+    p.add_argument("--out", metavar="MODEL.npz",
+                   help="save the trained model (and its input scaling) here")
+    p.add_argument("--plot", metavar="CURVES.png",
+                   help="draw the loss and accuracy curves into this image (needs "
+                        "matplotlib)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars or header; print only the results")
+    p.set_defaults(run=cmd_train)
+
+
+def cmd_train(args):
+    """Run `fastprop train`: load, split, standardise, fit, evaluate, report, save."""
+    if args.plot is not None:
+        if importlib.util.find_spec("matplotlib") is None:
+            raise UsageError("--plot needs matplotlib, which is not installed: pip install "
+                             "matplotlib (or pip install 'fastprop[plot]')")
+        check_output_path(args.plot, "--plot")
+    if args.out is not None:
+        check_output_path(args.out, "--out")
+    if args.data is not None and args.dataset is not None:
+        raise UsageError("give a data file or --dataset, not both")
+    if args.data is None and args.target is not None:
+        raise UsageError("--target names a column of a data file; give the file too")
+
+    if args.data is not None:
+        table = read_data(args.data, args.target)
+        task = choose_task(table.y, args.loss, table.source, table.target_name)
+    else:
+        table, task = load_dataset(args.dataset or "digits")
+        if args.loss is not None and (args.loss in CLASSIFICATION_LOSSES) != (
+                task == "classification"):
+            raise UsageError(f"{table.source} is a {task} data set; --loss {args.loss} does "
+                             f"not fit it")
+    loss = args.loss or ("cross_entropy" if task == "classification" else "mse")
+    X = table.X
+
+    X_train, X_test, y_train, y_test, targets, n_out, extra = prepare(table, task, loss,
+                                                                      args)
+    val_split = args.val_split
+    if args.early_stopping and not val_split:
+        val_split = 0.1
+    lr = args.lr
+    if lr is None:
+        lr = DEFAULT_LR["sgd_regression" if args.optimizer == "sgd" and task == "regression"
+                        else args.optimizer]
+
+    def make_model():
+        return fp.Model([X.shape[1], *args.layers, n_out], activation=args.activation,
+                        loss=loss, dtype=DTYPES[args.dtype], seed=args.seed,
+                        dropout=args.dropout)
+
+    def make_optimizer():
+        return OPTIMIZERS[args.optimizer](lr)
+
+    with user_errors():
+        model = make_model()
+        optimizer = make_optimizer()
+    if not args.quiet:
+        if task == "classification":
+            what = f"{len(extra['classes'])} classes"
+        else:
+            what = f"{n_out} target{'s' if n_out > 1 else ''}"
+        target = f" (target {table.target_name!r})" if args.data is not None else ""
+        print(f"{table.source}: {len(X_train)} train / {len(X_test)} test samples, "
+              f"{X.shape[1]} features -> {what}{target}")
+        print(f"{model!r}\n{optimizer!r}, {args.epochs} epochs, batch size "
+              f"{args.batch_size}" + (f", validation split {val_split}" if val_split else ""))
+
+    try:
+        with user_errors():
+            warm_up(make_model, make_optimizer, X_train, targets, args.batch_size)
+            history = model.fit(X_train, targets, epochs=args.epochs,
+                                batch_size=args.batch_size, optimizer=optimizer,
+                                verbose=0 if args.quiet else 1,
+                                validation_split=val_split or 0.0,
+                                early_stopping=args.early_stopping, patience=args.patience,
+                                n_threads=args.threads)
+    except FloatingPointError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    report(model, history, X_test, y_test, extra, args.epochs)
+
+    outputs = []
+    if args.out is not None:
+        outputs.append((args.out, "the model", lambda: fpio.save(model, args.out, extra=extra)))
+    if args.plot is not None and history.epochs:
+        outputs.append((args.plot, "the training curves",
+                        lambda: plot_curves(history, args.plot, f"{table.source}: {model!r}")))
+    for path, what, write in outputs:
+        try:
+            write()
+        except OSError as err:
+            print(f"{PROG}: error: cannot write {path}: {err.strerror or err}",
+                  file=sys.stderr)
+            return EXIT_ERROR
+        print(f"wrote {what} to {path}")
+    return EXIT_INTERRUPTED if history.interrupted else 0
