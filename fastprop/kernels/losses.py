@@ -45,23 +45,42 @@ def _regression_slope(loss, d):
 
 
 @kernel
-def _logsumexp(Z, row, width):
-    m = Z[row]
-    for j in range(row + 1, row + width):
-        m = max(m, Z[j])
+def _logsumexp(z):
+    """log(sum(exp(z))) of a row z, in float64, shifted by its maximum: no overflow."""
+    m = z[0]
+    for j in range(1, z.size):
+        m = max(m, z[j])
     total = 0.0
-    for j in range(row, row + width):
-        total += math.exp(float(Z[j] - m))
+    for j in range(z.size):
+        total += math.exp(float(z[j] - m))
     return float(m) + math.log(total)
 
 
 @kernel
-def _cross_entropy_row(Z, Y, row, width):
-    """Cross-entropy of the row starting at `row`: sum_j y_j (logsumexp(z) - z_j)."""
-    lse = _logsumexp(Z, row, width)
+def _cross_entropy_row(Z, A, Y, row, width):
+    """Cross-entropy of the row starting at `row`: -sum_j y_j log p_j, p = softmax(z).
+
+    Read from the softmax outputs A (one log per labelled class instead of an exp per
+    class); a labelled probability that underflowed to 0 takes the log-sum-exp form
+    sum_j y_j (logsumexp(z) - z_j), which stays finite for any logits."""
     total = 0.0
     for j in range(width):
-        total += float(Y[row + j]) * (lse - float(Z[row + j]))
+        y = float(Y[row + j])
+        if y != 0.0:
+            p = float(A[row + j])
+            if not p > 0.0:
+                return _cross_entropy_from_logits(Z[row:row + width], Y[row:row + width])
+            total -= y * math.log(p)
+    return total
+
+
+@kernel
+def _cross_entropy_from_logits(z, y):
+    """sum_j y_j (logsumexp(z) - z_j) for one row."""
+    lse = _logsumexp(z)
+    total = 0.0
+    for j in range(z.size):
+        total += float(y[j]) * (lse - float(z[j]))
     return total
 
 
@@ -80,7 +99,7 @@ def batch_cost(Z_buf, A_buf, Y, start, rows, width, loss):
     A = A_buf[start:start + rows * width]
     if loss == CROSS_ENTROPY:
         for r in range(rows):
-            total += _cross_entropy_row(Z, Y, r * width, width)
+            total += _cross_entropy_row(Z, A, Y, r * width, width)
     elif loss == BINARY_CROSS_ENTROPY:
         for r in range(rows * width):
             total += _binary_cross_entropy(Z[r], Y[r])
@@ -114,7 +133,7 @@ def output_error(E_buf, Z_buf, A_buf, Y, start, rows, width, act, loss, scale):
                 mass += Y[row + j]
             for j in range(width):
                 E[row + j] = s * (A[row + j] * mass - Y[row + j])
-            total += _cross_entropy_row(Z, Y, row, width)
+            total += _cross_entropy_row(Z, A, Y, row, width)
     elif loss == BINARY_CROSS_ENTROPY:   # sigmoid output: dC/dz = sigmoid(z) - y
         for r in range(count):
             E[r] = s * (A[r] - Y[r])
