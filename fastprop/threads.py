@@ -49,14 +49,17 @@ def training_threads(n):
     libraries = _blas_libraries()
     previous_blas = [lib.num_threads for lib in libraries]
     previous = numba.get_num_threads()
-    numba.set_num_threads(n)
+    # each setting is a call into a library (~1 us): only the ones that change are made
+    if previous != n:
+        numba.set_num_threads(n)
     try:
         for lib, threads in zip(libraries, previous_blas):
             if threads != 1:
                 lib.set_num_threads(1)
         yield
     finally:
-        numba.set_num_threads(previous)
+        if previous != n:
+            numba.set_num_threads(previous)
         for lib, threads in zip(libraries, previous_blas):
             if threads != 1:
                 lib.set_num_threads(threads)

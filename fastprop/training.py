@@ -10,11 +10,13 @@ from . import codes
 from .history import History
 from .kernels.network import evaluate_rows
 from .kernels.parallel import train_batches_sharded
+from .kernels.rowwise import train_batches_rowwise
 from .kernels.training import train_batches
+from .layout import N_IN, N_OUT
 from .net import make_shards, shard_layout
 from .schedules import Constant, Schedule
 from .threads import resolve_threads, training_threads
-from .validation import check_choice, check_int
+from .validation import all_finite, check_choice, check_int
 
 CHUNK_SECONDS = 0.2     # compiled work between returns to Python (Ctrl-C, progress bar)
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
@@ -135,6 +137,7 @@ def _run_epochs(model, opts):
     # threads share (the split depends on the batch size only: same bits for any
     # thread count).
     shards = _shards_for(model, batch_size) if shard_layout(batch_size)[0] > 1 else None
+    train = train_batches_rowwise if _row_at_a_time(net, batch_size) else train_batches
     history = History(samples=n)
     checkpoint = _Snapshot(net)
     best = _Snapshot(net) if opts.early_stopping and opts.restore_best else None
@@ -161,12 +164,12 @@ def _run_epochs(model, opts):
                 checkpoint.save(net)
                 t0 = time.perf_counter()
                 if shards is None:
-                    c, k, bad = train_batches(net, X, Y, order, batch_size, b, stop)
+                    c, k, bad = train(net, X, Y, order, batch_size, b, stop)
                 else:
                     c, k, bad = train_batches_sharded(net, shards, X, Y, order, batch_size,
                                                       b, stop)
                 elapsed = time.perf_counter() - t0
-                if bad >= 0 or not np.isfinite(net.params).all():
+                if bad >= 0 or not all_finite(net.params):
                     checkpoint.restore(net)
                     where = (f"step {bad + 1} of {n_batches}" if bad >= 0
                              else f"steps {b + 1}-{stop} of {n_batches}")
@@ -221,6 +224,18 @@ def _run_epochs(model, opts):
     if best is not None and history.best_epoch is not None:
         best.restore(net)
     return history
+
+
+def _row_at_a_time(net, batch_size):
+    """Whether train_batches_rowwise (same results, less overhead per step) serves this
+    run: online regression (batch 1, identity output, mse/mae/huber) without dropout on
+    layers small enough for dense.py's loops. Measured per step against train_batches:
+    1-2-1 relu 2.6x faster, tanh 1.7x, 8-32-32-1 1.1x; classifiers and batches > 1 gain
+    nothing (0.9-1.2x), so they keep train_batches."""
+    layout = net.layout
+    return (batch_size == 1 and net.loss in (codes.MSE, codes.MAE, codes.HUBER)
+            and net.act[-1] == codes.IDENTITY and not net.dropout.any()
+            and bool((layout[:, N_IN] * layout[:, N_OUT] < net.blas_min).all()))
 
 
 def _shards_for(model, batch_size):

@@ -81,7 +81,11 @@ ALLOCATION_PROBE = """
 import numpy as np
 from numba.core.runtime import rtsys
 import fastprop as fp
+import fastprop.training
 
+# one compiled call per epoch whatever the timing (a cold compile inside the first call
+# would otherwise shrink the chunks): the counts then compare steps, not calls
+fastprop.training.CHUNK_SECONDS = 1e9
 rng = np.random.default_rng(0)
 X = rng.normal(size=(1024, 12))
 y = rng.integers(0, 4, 1024)

@@ -50,14 +50,14 @@ def predict(net, X, out):
     if out.ndim != 2 or out.shape[0] != X.shape[0] or \
             out.shape[1] != net.layout[last, N_OUT]:
         raise ValueError("out must be 2-D (rows of X, n_out)")
-    predict_into(out, net, X, False)
+    predict_into(out, net, X, bool(False))     # bool(), int(): see kernels/jit.py
 
 
 @kernel
 def loss(net, X, Y):
     """Mean cost over the rows of X (n, n_in), Y (n, n_out), any n."""
-    _check_inputs(net, X, Y, False)
-    cost, _ = evaluate_rows(net, X, Y, False)
+    _check_inputs(net, X, Y, bool(False))
+    cost, _ = evaluate_rows(net, X, Y, bool(False))
     return cost / X.shape[0]
 
 
@@ -65,12 +65,12 @@ def loss(net, X, Y):
 def loss_and_gradients(net, X, Y):
     """Fill net.grads with the gradient of the batch's mean cost; return the mean cost.
     As in training: dropout (where the net has it) is drawn, the L2 penalty included."""
-    _check_inputs(net, X, Y, True)
+    _check_inputs(net, X, Y, bool(True))
     rows = X.shape[0]
-    copy_rows(net.A, X, 0, rows)
-    copy_rows(net.Y, Y, 0, rows)
-    forward(net, rows, True)
-    return backward(net, rows, 1.0 / rows, True) / rows
+    copy_rows(net.A, X, int(0), rows)
+    copy_rows(net.Y, Y, int(0), rows)
+    forward(net, rows, bool(True))
+    return backward(net, rows, 1.0 / rows, bool(True)) / rows
 
 
 @kernel

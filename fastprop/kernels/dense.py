@@ -22,8 +22,8 @@ def dense_forward(Z, A_prev, params, z_start, a_start, w_off, b_off, rows, n_in,
                   blas_min):
     """Z = A_prev @ W + b."""
     if rows * n_in * n_out >= blas_min:
-        gemm(Z, A_prev, params, z_start, a_start, w_off, rows, n_in, n_out, False, False,
-             False)
+        gemm(Z, A_prev, params, z_start, a_start, w_off, rows, n_in, n_out, bool(False),
+             bool(False), bool(False))    # bool(): see jit.py, constant arguments
         b = params[b_off:b_off + n_out]     # views from 0 (see activations.activate)
         for r in range(rows):
             z = Z[z_start + r * n_out:z_start + (r + 1) * n_out]
@@ -58,8 +58,8 @@ def dense_backward_params(grads, E, A_prev, z_start, a_start, w_off, b_off, rows
     dW = grads[w_off:w_off + n_in * n_out]
     if rows * n_in * n_out >= blas_min:
         _sum_rows(db, E, z_start, rows, n_out)
-        gemm(grads, A_prev, E, w_off, a_start, z_start, n_in, rows, n_out, True, False,
-             False)
+        gemm(grads, A_prev, E, w_off, a_start, z_start, n_in, rows, n_out, bool(True),
+             bool(False), bool(False))
         return
     # Row 0 writes zero + its term (what zeroing then adding gives, -0.0 included), so
     # no separate zeroing pass; db and dW share the pass over rows.
@@ -101,8 +101,8 @@ def dense_backward_input(E_prev, E, params, z_start, a_start, w_off, rows, n_in,
                          blas_min):
     """E_prev = E @ W^T (the caller then multiplies by f'(Z_prev))."""
     if rows * n_in * n_out >= blas_min:
-        gemm(E_prev, E, params, a_start, z_start, w_off, rows, n_out, n_in, False, True,
-             False)
+        gemm(E_prev, E, params, a_start, z_start, w_off, rows, n_out, n_in, bool(False),
+             bool(True), bool(False))
         return
     for r in range(rows):
         e = E[z_start + r * n_out:z_start + (r + 1) * n_out]

@@ -9,6 +9,12 @@ error_model="numpy": division follows IEEE (x/0 gives inf or nan, which the fini
 checks catch) instead of Python's ZeroDivisionError, whose check in every division would
 stop loops from vectorising and put an exception path in hot loops.
 No fastmath: isfinite/isnan checks stay truthful and results stay IEEE-exact.
+
+Constant arguments: a call from compiled code with a literal argument (0, 1, True)
+types it as Literal[int](0), Literal[bool](True), ..., and Numba compiles the callee
+once per distinct literal value. Kernels therefore pass int(1), bool(True) where they
+call with a constant, so that every call site shares one compiled specialisation
+(measured: gemm was compiled three times, for its three combinations of flags).
 """
 from numba import njit
 

@@ -3,7 +3,9 @@
 Shapes: Z, A are workspace buffers whose output region starts at `start` and holds
 (rows, width) row-major; Y is the batch target buffer, (rows, width) row-major from 0.
 Every cost is summed over the sample's outputs; kernels return the sum over the rows
-in float64 (the caller divides by the batch size for the mean).
+of those per-row sums, in float64 (the caller divides by the batch size for the mean).
+Summing row by row makes a batch's cost the same float64 number however its rows are
+grouped into calls (kernels/rowwise.py takes one row per call).
 
 The shortcut E_L = y_hat - y is used only where it is exact: identity + mse,
 sigmoid + binary cross-entropy (both computed from the logits Z), softmax +
@@ -101,11 +103,17 @@ def batch_cost(Z_buf, A_buf, Y, start, rows, width, loss):
         for r in range(rows):
             total += _cross_entropy_row(Z, A, Y, r * width, width)
     elif loss == BINARY_CROSS_ENTROPY:
-        for r in range(rows * width):
-            total += _binary_cross_entropy(Z[r], Y[r])
+        for r in range(rows):
+            row = 0.0
+            for j in range(r * width, (r + 1) * width):
+                row += _binary_cross_entropy(Z[j], Y[j])
+            total += row
     else:
-        for r in range(rows * width):
-            total += _regression_cost(loss, A[r] - Y[r])
+        for r in range(rows):
+            row = 0.0
+            for j in range(r * width, (r + 1) * width):
+                row += _regression_cost(loss, A[j] - Y[j])
+            total += row
     return total
 
 
@@ -135,19 +143,28 @@ def output_error(E_buf, Z_buf, A_buf, Y, start, rows, width, act, loss, scale):
                 E[row + j] = s * (A[row + j] * mass - Y[row + j])
             total += _cross_entropy_row(Z, A, Y, row, width)
     elif loss == BINARY_CROSS_ENTROPY:   # sigmoid output: dC/dz = sigmoid(z) - y
-        for r in range(count):
-            E[r] = s * (A[r] - Y[r])
-            total += _binary_cross_entropy(Z[r], Y[r])
+        for r in range(rows):
+            row = 0.0
+            for j in range(r * width, (r + 1) * width):
+                E[j] = s * (A[j] - Y[j])
+                row += _binary_cross_entropy(Z[j], Y[j])
+            total += row
     elif act == IDENTITY:    # f' = 1: E = scale * C'(y_hat) (the rounding of slope * s)
-        for r in range(count):
-            d = A[r] - Y[r]
-            E[r] = dt(_regression_slope(loss, d)) * s
-            total += _regression_cost(loss, d)
+        for r in range(rows):
+            row = 0.0
+            for j in range(r * width, (r + 1) * width):
+                d = A[j] - Y[j]
+                E[j] = dt(_regression_slope(loss, d)) * s
+                row += _regression_cost(loss, d)
+            total += row
     else:
-        for r in range(count):
-            d = A[r] - Y[r]
-            E[r] = _regression_slope(loss, d)
-            total += _regression_cost(loss, d)
+        for r in range(rows):
+            row = 0.0
+            for j in range(r * width, (r + 1) * width):
+                d = A[j] - Y[j]
+                E[j] = _regression_slope(loss, d)
+                row += _regression_cost(loss, d)
+            total += row
         if act == SOFTMAX:   # E = J^T g with J = diag(p) - p p^T
             for r in range(rows):
                 row = r * width
@@ -157,7 +174,7 @@ def output_error(E_buf, Z_buf, A_buf, Y, start, rows, width, act, loss, scale):
                 for j in range(row, row + width):
                     E[j] = A[j] * (E[j] - dot)
         else:
-            mul_activation_grad(E, Z, A, 0, count, act, 1.0)
+            mul_activation_grad(E_buf, Z_buf, A_buf, start, count, act, 1.0)
         for r in range(count):
             E[r] *= s
     return total

@@ -43,7 +43,7 @@ def forward(net, rows, training):
     """Z_l = A_{l-1} @ W_l + b_l and A_l = f_l(Z_l) for every layer, A_0 = the input;
     with `training`, A_l of hidden layers then goes through dropout (a new mask)."""
     batch = next_batch(net) if training else np.uint64(0)
-    forward_rows(net, rows, training, batch, 0)
+    forward_rows(net, rows, training, batch, int(0))    # int(): see jit.py
 
 
 @kernel
@@ -121,7 +121,7 @@ def backward(net, rows, scale, training):
                 a_scale = 1.0 - net.dropout[l - 1]
             mul_activation_grad(net.E, net.Z, net.A, a_start, rows * n_in, net.act[l - 1],
                                 a_scale)
-    return cost + rows * l2_penalty(net, True)
+    return cost + rows * l2_penalty(net, bool(True))    # bool(): see jit.py
 
 
 @kernel
@@ -195,4 +195,4 @@ def evaluate_rows(net, X, Y, training):
         forward(net, rows, training)
         cost += batch_cost(net.Z, net.A, net.Y, start, rows, n_out, net.loss)
         correct += output_correct(net, rows)
-    return cost + n * l2_penalty(net, False), correct
+    return cost + n * l2_penalty(net, bool(False)), correct

@@ -24,7 +24,8 @@ from ..codes import ADADELTA, ADAGRAD, ADAM, ADAMW, RMSPROP, SGD
 def optimizer_update(params, grads, state, hyper, step, code):
     """One update of every parameter by the optimizer `code`; step[0] += 1."""
     step[0] += 1
-    optimizer_update_range(params, grads, state, hyper, step[0], code, 0, params.size)
+    optimizer_update_range(params, grads, state, hyper, step[0], code, int(0),
+                           params.size)    # int(): see jit.py
 
 
 @kernel

@@ -29,8 +29,8 @@ def train_shard(net, shards, s, X, Y, order, first, rows, batch):
                 net.opt_code, net.opt_hyper, net.opt_state, net.opt_step, 0.0,
                 net.dropout, shards.M[s], net.rng)
     load_batch(shard, X, Y, order, first + lo, r)
-    forward_rows(shard, r, True, batch, lo)
-    shards.cost[s] = backward(shard, r, 1.0 / rows, True)   # l2 = 0: added once, later
+    forward_rows(shard, r, bool(True), batch, lo)      # bool(): see jit.py
+    shards.cost[s] = backward(shard, r, 1.0 / rows, bool(True))   # l2 = 0: added later
     shards.correct[s] = output_correct(shard, r)
 
 
@@ -69,7 +69,7 @@ def train_batches_sharded(net, shards, X, Y, order, batch_size, first_batch, sto
         for blk in prange(n_blocks):
             sum_shard_gradients(net, shards, used, blk * PARAM_BLOCK,
                                 min((blk + 1) * PARAM_BLOCK, n_params))
-        cost += rows * l2_penalty(net, True)
+        cost += rows * l2_penalty(net, bool(True))     # bool(), int(): see jit.py
         net.opt_step[0] += 1
         t = net.opt_step[0]
         for blk in prange(n_blocks):

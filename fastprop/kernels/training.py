@@ -27,14 +27,15 @@ def train_batches(net, X, Y, order, batch_size, first_batch, stop_batch):
         first = b * batch_size
         rows = min(batch_size, n - first)
         load_batch(net, X, Y, order, first, rows)
-        forward_rows(net, rows, True, next_batch(net), 0)
-        cost = backward(net, rows, 1.0 / rows, True)
+        # bool(), int(): see jit.py
+        forward_rows(net, rows, bool(True), next_batch(net), int(0))
+        cost = backward(net, rows, 1.0 / rows, bool(True))
         if not math.isfinite(cost):
             return total, correct, b
         if counts:
             correct += output_correct(net, rows)
         net.opt_step[0] += 1
         optimizer_update_range(net.params, net.grads, net.opt_state, net.opt_hyper,
-                               net.opt_step[0], net.opt_code, 0, net.params.size)
+                               net.opt_step[0], net.opt_code, int(0), net.params.size)
         total += cost
     return total, correct, -1

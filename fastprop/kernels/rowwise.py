@@ -1,0 +1,186 @@
+"""Training small networks a row at a time: each sample of a batch goes forward through
+every layer and back again before the next one starts.
+
+For a network whose layers are all small enough for the explicit loops of dense.py
+(rows * n_in * n_out < blas_min), this does exactly the arithmetic of
+training.train_batches, in the same order, so the parameters come out bit-identical:
+a layer's z_j = b_j + a_0 w_0j + a_1 w_1j + ... per row, and the gradient of the batch
+is summed row by row (row 0 writes 0 + its term, later rows add theirs), as dense.py's
+loops do. What changes is the overhead: one function walks the layers with plain
+loops over a row's views, where train_batches makes a dozen calls per step that each
+pass the whole Net. A call that passes arrays costs more than a 1-2-1 network's
+arithmetic, so forward_row and backward_row are inlined at Numba's level (measured:
+41 ns per step inlined, 129 ns as two calls), and identity and ReLU layers and a
+regression loss on an identity output are computed in place; other activations and
+losses call the region kernels with one row. (Inlining those region kernels too made
+a step slower: 114 ns.)
+
+fit uses this for online regression (batch 1, see training._row_at_a_time), where a
+1-2-1 step is ~2.5x faster than train_batches. Dropout is not handled here.
+"""
+import math
+
+import numpy as np
+
+from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, IDENTITY, RELU
+from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
+from .activations import activate, mul_activation_grad
+from .jit import kernel, net_kernel
+from .losses import _regression_cost, _regression_slope, batch_correct, output_error
+from .network import l2_penalty
+from .optimizers import optimizer_update_range
+
+
+@net_kernel
+def forward_row(Z, A, params, layout, act, C):
+    """z = a_prev @ W + b and a = f(z) for every layer, for the one row whose input is
+    at the start of A (row 0 of each region of a workspace of C rows)."""
+    zero = params.dtype.type(0.0)
+    for l in range(layout.shape[0]):
+        n_in = layout[l, N_IN]
+        n_out = layout[l, N_OUT]
+        w_off = layout[l, W_OFF]
+        b_off = layout[l, B_OFF]
+        z_start = C * layout[l, OUT_UNIT]
+        a_start = C * layout[l, IN_UNIT]
+        # views from 0 (see activations.activate); the sums of dense.dense_forward
+        z = Z[z_start:z_start + n_out]
+        a = A[a_start:a_start + n_in]
+        b = params[b_off:b_off + n_out]
+        w = params[w_off:w_off + n_out]
+        a_k = a[0]
+        for j in range(n_out):
+            z[j] = b[j] + a_k * w[j]
+        for k in range(1, n_in):
+            a_k = a[k]
+            w = params[w_off + k * n_out:w_off + (k + 1) * n_out]
+            for j in range(n_out):
+                z[j] += a_k * w[j]
+        code = act[l]
+        out = A[z_start:z_start + n_out]
+        if code == IDENTITY:
+            for j in range(n_out):
+                out[j] = z[j]
+        elif code == RELU:
+            for j in range(n_out):
+                z_j = z[j]
+                out[j] = z_j if z_j > zero else zero
+        else:
+            activate(A, Z, z_start, int(1), n_out, code)   # int(): see jit.py
+
+
+@net_kernel
+def backward_row(grads, E, Z, A, params, layout, act, C, first_row):
+    """From the output layer's error (in E) down to the input: add this row's
+    dW = a_prev^T e and db = e to grads (first_row: write 0 + them instead), and
+    E_prev = (e @ W^T) * f'(z_prev), as network.backward does for a batch."""
+    zero = params.dtype.type(0.0)
+    for l in range(layout.shape[0] - 1, -1, -1):
+        n_in = layout[l, N_IN]
+        n_out = layout[l, N_OUT]
+        w_off = layout[l, W_OFF]
+        b_off = layout[l, B_OFF]
+        z_start = C * layout[l, OUT_UNIT]
+        a_start = C * layout[l, IN_UNIT]
+        e = E[z_start:z_start + n_out]
+        a = A[a_start:a_start + n_in]
+        db = grads[b_off:b_off + n_out]
+        if first_row:
+            for j in range(n_out):
+                db[j] = zero + e[j]
+            for k in range(n_in):
+                a_k = a[k]
+                dw = grads[w_off + k * n_out:w_off + (k + 1) * n_out]
+                for j in range(n_out):
+                    dw[j] = zero + a_k * e[j]
+        else:
+            for j in range(n_out):
+                db[j] += e[j]
+            for k in range(n_in):
+                a_k = a[k]
+                dw = grads[w_off + k * n_out:w_off + (k + 1) * n_out]
+                for j in range(n_out):
+                    dw[j] += a_k * e[j]
+        if l == 0:
+            break
+        e_prev = E[a_start:a_start + n_in]
+        for k in range(n_in):
+            w = params[w_off + k * n_out:w_off + (k + 1) * n_out]
+            s = zero
+            for j in range(n_out):
+                s += e[j] * w[j]
+            e_prev[k] = s
+        code = act[l - 1]
+        if code == RELU:
+            z_prev = Z[a_start:a_start + n_in]
+            for k in range(n_in):
+                if not z_prev[k] > zero:
+                    e_prev[k] = zero
+        elif code != IDENTITY:
+            mul_activation_grad(E, Z, A, a_start, n_in, code, 1.0)
+
+
+@kernel
+def train_batches_rowwise(net, X, Y, order, batch_size, first_batch, stop_batch):
+    """training.train_batches for a network without dropout whose every layer uses
+    dense.py's loops for batches of batch_size rows: same arguments, same results."""
+    n = X.shape[0]
+    n_x = X.shape[1]
+    n_y = Y.shape[1]
+    # the Net's fields, taken apart once: the step loop then passes no Net around
+    params = net.params
+    grads = net.grads
+    layout = net.layout
+    act = net.act
+    Z = net.Z
+    A = net.A
+    E = net.E
+    T = net.Y
+    C = net.capacity
+    loss = net.loss
+    last = layout.shape[0] - 1
+    out_start = C * layout[last, OUT_UNIT]
+    counts = loss == CROSS_ENTROPY or loss == BINARY_CROSS_ENTROPY
+    in_place_error = act[last] == IDENTITY and not counts
+    x = A[0:n_x]
+    t = T[0:n_y]
+    e = E[out_start:out_start + n_y]
+    y_hat = A[out_start:out_start + n_y]
+    total = 0.0
+    correct = 0.0
+    for b in range(first_batch, stop_batch):
+        first = b * batch_size
+        rows = min(batch_size, n - first)
+        net.rng[1] += np.uint64(1)      # the batch counter advances as in train_batches
+        scale = 1.0 / rows
+        cost = 0.0
+        for r in range(rows):
+            src = order[first + r]
+            for k in range(n_x):
+                x[k] = X[src, k]
+            for j in range(n_y):
+                t[j] = Y[src, j]
+            forward_row(Z, A, params, layout, act, C)
+            if in_place_error:      # output_error's identity branch, for one row
+                s = params.dtype.type(scale)
+                row_cost = 0.0
+                for j in range(n_y):
+                    d = y_hat[j] - t[j]
+                    e[j] = params.dtype.type(_regression_slope(loss, d)) * s
+                    row_cost += _regression_cost(loss, d)
+                cost += row_cost
+            else:
+                cost += output_error(E, Z, A, T, out_start, int(1), n_y, act[last], loss,
+                                     scale)
+                if counts:
+                    correct += batch_correct(Z, A, T, out_start, int(1), n_y, loss)
+            backward_row(grads, E, Z, A, params, layout, act, C, r == 0)
+        if net.l2 != 0.0:
+            cost += rows * l2_penalty(net, bool(True))
+        if not math.isfinite(cost):
+            return total, correct, b
+        net.opt_step[0] += 1
+        optimizer_update_range(params, grads, net.opt_state, net.opt_hyper,
+                               net.opt_step[0], net.opt_code, int(0), params.size)
+        total += cost
+    return total, correct, -1

@@ -1,0 +1,113 @@
+"""The row-at-a-time trainer (kernels/rowwise.py) gives the bits of train_batches, and
+fit uses it exactly where it should (online regression on small layers)."""
+import numpy as np
+import pytest
+
+import fastprop as fp
+from fastprop import training
+from fastprop.kernels.rowwise import train_batches_rowwise
+from fastprop.kernels.training import train_batches
+
+from helpers import HIDDEN, OUTPUT_PAIRS, make_case
+
+
+def twins(hidden, loss, out_act, sizes, n, dtype, batch_size, optimizer, l2=0.0):
+    """Two identical models with their optimizer and workspace bound, and the data."""
+    models = []
+    for _ in range(2):
+        model, X, y, _ = make_case(hidden, loss, out_act, sizes, n, dtype=dtype, seed=3)
+        model.l2 = l2
+        model.set_optimizer(optimizer())
+        model.reserve(batch_size)
+        model._net = model._net._replace(l2=l2)
+        models.append(model)
+    X, Y = models[0]._data(X, y)
+    return models, X, Y
+
+
+def run_both(models, X, Y, batch_size, order=None):
+    if order is None:
+        order = np.arange(X.shape[0], dtype=np.int64)
+    n_batches = -(-X.shape[0] // batch_size)
+    out_general = train_batches(models[0]._net, X, Y, order, batch_size, 0, n_batches)
+    out_rowwise = train_batches_rowwise(models[1]._net, X, Y, order, batch_size, 0,
+                                        n_batches)
+    return out_general, out_rowwise
+
+
+def assert_same_state(a, b):
+    assert np.array_equal(a.params, b.params)
+    assert np.array_equal(a._net.grads, b._net.grads)
+    assert np.array_equal(a._net.opt_state, b._net.opt_state)
+    assert a._net.opt_step[0] == b._net.opt_step[0]
+    assert np.array_equal(a._net.rng, b._net.rng)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_every_hidden_activation_matches_train_batches(dtype, hidden):
+    models, X, Y = twins(hidden, "mse", "identity", [3, 5, 4, 2], 40, dtype, 1, fp.SGD)
+    general, rowwise = run_both(models, X, Y, 1)
+    assert general == rowwise
+    assert_same_state(*models)
+
+
+@pytest.mark.parametrize("loss,out_act", OUTPUT_PAIRS)
+def test_every_output_pair_matches_train_batches(loss, out_act):
+    # batches of 5 and a partial last one: the row-by-row sums of the gradient equal
+    # dense.py's loops; classifiers' correct counts agree too
+    models, X, Y = twins("tanh", loss, out_act, [4, 6, 3], 23, np.float64, 5,
+                         lambda: fp.Adam(1e-2), l2=1e-3)
+    general, rowwise = run_both(models, X, Y, 5)
+    assert general == rowwise
+    assert_same_state(*models)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 4])
+def test_depths_and_optimizers_match(depth):
+    sizes = [2] + [7] * (depth - 1) + [1]
+    for optimizer in (lambda: fp.SGD(0.05, momentum=0.9, nesterov=True),
+                      lambda: fp.RMSprop(1e-2), lambda: fp.Adadelta()):
+        models, X, Y = twins("relu", "huber", "identity", sizes, 30, np.float32, 1,
+                             optimizer, l2=1e-2)
+        order = np.random.default_rng(0).permutation(30).astype(np.int64)
+        general, rowwise = run_both(models, X, Y, 1, order)
+        assert general == rowwise
+        assert_same_state(*models)
+
+
+def test_non_finite_cost_stops_before_the_update():
+    models, X, Y = twins("relu", "mse", "identity", [1, 2, 1], 10, np.float64, 1, fp.SGD)
+    X[6, 0] = 1e300      # overflows the squared error of row 6
+    general, rowwise = run_both(models, X, Y, 1)
+    assert rowwise[2] == general[2] == 6
+    assert rowwise == general
+    assert_same_state(*models)
+
+
+def test_fit_picks_the_rowwise_trainer_for_online_regression():
+    def pick(sizes, loss="mse", batch_size=1, **kw):
+        model = fp.Model(sizes, loss=loss, **kw)
+        return training._row_at_a_time(model._net, batch_size)
+
+    assert pick([1, 2, 1])
+    assert pick([8, 32, 32, 1], loss="huber")
+    assert not pick([1, 2, 1], batch_size=2)                  # batches: train_batches
+    assert not pick([4, 16, 3], loss="cross_entropy")         # classifiers gain nothing
+    assert not pick([1, 2, 1], output_activation="tanh")      # error not computed in place
+    assert not pick([1, 8, 1], dropout=0.2)                   # no dropout here
+    assert not pick([200, 100, 1])                            # a BLAS-sized layer
+
+
+def test_fit_online_equals_the_general_trainer_bit_for_bit(monkeypatch):
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-2, 2, (500, 1)).astype(np.float32)
+    y = np.abs(X)
+    results = []
+    for use_rowwise in (True, False):
+        monkeypatch.setattr(training, "_row_at_a_time", lambda net, b, flag=use_rowwise: flag)
+        model = fp.Model([1, 2, 1], activation="relu", dtype=np.float32, seed=0)
+        history = model.fit(X, y, epochs=3, batch_size=1, optimizer=fp.SGD(0.01))
+        results.append((model.params.copy(), history.loss))
+    assert np.array_equal(results[0][0], results[1][0])
+    assert results[0][1] == results[1][1]
