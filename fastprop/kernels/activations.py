@@ -6,6 +6,7 @@ Arguments: outputs first; `start` is the region's offset, `count` its length.
 """
 import math
 
+from .exp import exp_nonpositive
 from .jit import kernel
 
 from ..codes import (ELU, ELU_ALPHA, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU,
@@ -17,18 +18,17 @@ _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 @kernel
 def sigmoid(z):
-    """Logistic function without overflow for large |z|."""
+    """Logistic function without overflow for large |z|: from e = exp(-|z|) <= 1,
+    1 / (1 + e) for z >= 0 and e / (1 + e) below (vectorisable: see exp.py)."""
     one = type(z)(1.0)
-    if z >= 0:
-        return one / (one + math.exp(-z))
-    e = math.exp(z)
-    return e / (one + e)
+    e = exp_nonpositive(-abs(z))
+    return one / (one + e) if z >= 0 else e / (one + e)
 
 
 @kernel
 def softplus(z):
     """log(1 + e^z) without overflow: max(z, 0) + log1p(e^-|z|)."""
-    return max(z, type(z)(0.0)) + math.log1p(math.exp(-abs(z)))
+    return max(z, type(z)(0.0)) + math.log1p(exp_nonpositive(-abs(z)))
 
 
 @kernel
@@ -75,16 +75,23 @@ def activate(A_buf, Z_buf, start, rows, width, code):
             z = Z[i]
             A[i] = half * z * (one + math.erf(z * c))
     elif code == SOFTMAX:
+        # p_j = exp(z_j - max z) / sum_k exp(z_k - max z), in three passes so that the
+        # exponentials run as one loop over the whole region, which vectorises across
+        # rows (exp.py; a row of 10 is shorter than one vector)
         for r in range(rows):
             row = r * width
             m = Z[row]
             for j in range(row + 1, row + width):
                 m = max(m, Z[j])
+            for j in range(row, row + width):
+                A[j] = Z[j] - m
+        for i in range(count):
+            A[i] = exp_nonpositive(A[i])        # of z - max z <= 0
+        for r in range(rows):
+            row = r * width
             total = zero
             for j in range(row, row + width):
-                e = math.exp(Z[j] - m)
-                A[j] = e
-                total += e
+                total += A[j]
             inv = one / total
             for j in range(row, row + width):
                 A[j] *= inv
@@ -139,4 +146,4 @@ def mul_activation_grad(E_buf, Z_buf, A_buf, start, count, code, a_scale):
         for i in range(count):
             z = Z[i]
             # d/dz z*Phi(z) = Phi(z) + z*phi(z)
-            E[i] *= half * (one + math.erf(z * c)) + z * d * math.exp(-half * z * z)
+            E[i] *= half * (one + math.erf(z * c)) + z * d * exp_nonpositive(-half * z * z)

@@ -13,7 +13,7 @@ cross-entropy. Every other pair uses the general product C'(y_hat) * f'(Z_L).
 """
 import math
 
-from .jit import kernel
+from .jit import kernel, net_kernel
 
 from ..codes import (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, HUBER_DELTA, IDENTITY, MAE,
                      MSE, SOFTMAX)
@@ -58,13 +58,15 @@ def _logsumexp(z):
     return float(m) + math.log(total)
 
 
-@kernel
+@net_kernel
 def _cross_entropy_row(Z, A, Y, row, width):
     """Cross-entropy of the row starting at `row`: -sum_j y_j log p_j, p = softmax(z).
 
     Read from the softmax outputs A (one log per labelled class instead of an exp per
     class); a labelled probability that underflowed to 0 takes the log-sum-exp form
-    sum_j y_j (logsumexp(z) - z_j), which stays finite for any logits."""
+    sum_j y_j (logsumexp(z) - z_j), which stays finite for any logits.
+    Inlined at Numba's level: a call per row, passing three arrays, made output_error
+    10% slower on W2's 32 x 10 outputs (1.46 against 1.30 us)."""
     total = 0.0
     for j in range(width):
         y = float(Y[row + j])

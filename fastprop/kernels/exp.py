@@ -1,0 +1,83 @@
+"""exp(x) for x <= 0 in plain arithmetic, so that loops calling it vectorise.
+
+math.exp compiles to a call of the C library's exp, which LLVM cannot vectorise
+(Numba maps it to a vector library only when Intel's SVML is installed). Softmax and
+sigmoid evaluate exp(x) with x <= 0 (z - max(z), -|z|). Written as arithmetic, their
+loops run 16 float32 lanes at a time: measured per call, softmax of 32 x 10 (W2's
+output) 1.14 -> 0.65 us, sigmoid of 32 x 128 9.2 -> 1.8 us.
+
+Method (as in Cephes and most vector math libraries): x = k ln2 + r with k an
+integer and |r| <= ln2/2, exp(x) = 2^k exp(r). ln2 is split in two (Cody-Waite), so
+k ln2_hi is exact and r keeps full precision; exp(r) is its Taylor polynomial to r^13
+(truncation < 5e-18 relative, below a float64 ulp; float32 takes the same polynomial);
+2^k is written into the exponent bits. Where 2^k would be below the smallest normal
+number (x < -87.3 for float32, x < -708.4 for float64) the result is 0 instead of a
+subnormal. exp(0) = 1 exactly, exp(-inf) = 0, NaN stays NaN.
+Accuracy over the whole range (tests/test_exp.py): within 1.2 ulp of the exact value
+for float32 (measured 1.13) and within 1.5 ulp of NumPy's exp for float64 (measured
+1.0). Plain IEEE operations (no fastmath, no FMA contraction): the same bits on every
+machine.
+"""
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from .jit import kernel
+
+_LOG2E = 1.0 / math.log(2.0)
+_LN2_HI = 0.693145751953125          # 16 significant bits: k * _LN2_HI is exact
+_LN2_LO = 1.42860682030941723212e-6  # ln 2 - _LN2_HI
+
+
+@intrinsic
+def _times_pow2(typingctx, p, k):
+    """p * 2**k for a float p and a float k holding an integer (of p's type), by
+    writing k + bias into the exponent bits of a float; 0 where 2**k is not a normal
+    number of that type (k < -126 for float32, k < -1022 for float64)."""
+    if not isinstance(p, types.Float) or p != k:
+        return None
+
+    def codegen(context, builder, signature, args):
+        p_val, k_val = args
+        if p_val.type == ir.FloatType():
+            int_t, mantissa, bias, min_k = ir.IntType(32), 23, 127, -126
+        else:
+            int_t, mantissa, bias, min_k = ir.IntType(64), 52, 1023, -1022
+        lowest = ir.Constant(p_val.type, float(min_k))
+        in_range = builder.fcmp_ordered(">=", k_val, lowest)
+        # clamp before the integer conversion (a NaN or huge k would make it undefined)
+        k_int = builder.fptosi(builder.select(in_range, k_val, lowest), int_t)
+        exponent = builder.shl(builder.add(k_int, ir.Constant(int_t, bias)),
+                               ir.Constant(int_t, mantissa))
+        product = builder.fmul(p_val, builder.bitcast(exponent, p_val.type))
+        below = builder.fcmp_ordered("<", k_val, lowest)    # false for NaN: NaN stays
+        return builder.select(below, ir.Constant(p_val.type, 0.0), product)
+
+    return p(p, k), codegen
+
+
+@kernel
+def exp_nonpositive(x):
+    """exp(x) for a float32 or float64 x <= 0 (see the module's docstring); the result
+    has x's type. Not for x > 0 (it would overflow the exponent bits)."""
+    t = type(x)
+    k = np.floor(x * t(_LOG2E) + t(0.5))
+    r = (x - k * t(_LN2_HI)) - k * t(_LN2_LO)
+    p = t(1.0 / 6227020800.0)          # 1/13!
+    p = p * r + t(1.0 / 479001600.0)   # 1/12!
+    p = p * r + t(1.0 / 39916800.0)
+    p = p * r + t(1.0 / 3628800.0)
+    p = p * r + t(1.0 / 362880.0)
+    p = p * r + t(1.0 / 40320.0)
+    p = p * r + t(1.0 / 5040.0)
+    p = p * r + t(1.0 / 720.0)
+    p = p * r + t(1.0 / 120.0)
+    p = p * r + t(1.0 / 24.0)
+    p = p * r + t(1.0 / 6.0)
+    p = p * r + t(0.5)
+    p = p * r + t(1.0)
+    p = p * r + t(1.0)
+    return _times_pow2(p, k)
