@@ -69,7 +69,8 @@ def train_batches_sharded(net, shards, X, Y, order, batch_size, first_batch, sto
         for blk in prange(n_blocks):
             sum_shard_gradients(net, shards, used, blk * PARAM_BLOCK,
                                 min((blk + 1) * PARAM_BLOCK, n_params))
-        cost += rows * l2_penalty(net, bool(True))     # bool(), int(): see jit.py
+        if net.l2 != 0.0:      # skipped without a penalty (see network.backward)
+            cost += rows * l2_penalty(net, bool(True))     # bool(): see jit.py
         net.opt_step[0] += 1
         t = net.opt_step[0]
         for blk in prange(n_blocks):

@@ -32,17 +32,20 @@ from .optimizers import optimizer_update_range
 
 
 @net_kernel
+def _layer(layout, l, C):
+    """Layer l's widths, parameter offsets, and output and input region offsets in a
+    workspace of C rows."""
+    return (layout[l, N_IN], layout[l, N_OUT], layout[l, W_OFF], layout[l, B_OFF],
+            C * layout[l, OUT_UNIT], C * layout[l, IN_UNIT])
+
+
+@net_kernel
 def forward_row(Z, A, params, layout, act, C):
     """z = a_prev @ W + b and a = f(z) for every layer, for the one row whose input is
     at the start of A (row 0 of each region of a workspace of C rows)."""
     zero = params.dtype.type(0.0)
     for l in range(layout.shape[0]):
-        n_in = layout[l, N_IN]
-        n_out = layout[l, N_OUT]
-        w_off = layout[l, W_OFF]
-        b_off = layout[l, B_OFF]
-        z_start = C * layout[l, OUT_UNIT]
-        a_start = C * layout[l, IN_UNIT]
+        n_in, n_out, w_off, b_off, z_start, a_start = _layer(layout, l, C)
         # views from 0 (see activations.activate); the sums of dense.dense_forward
         z = Z[z_start:z_start + n_out]
         a = A[a_start:a_start + n_in]
@@ -76,12 +79,7 @@ def backward_row(grads, E, Z, A, params, layout, act, C, first_row):
     E_prev = (e @ W^T) * f'(z_prev), as network.backward does for a batch."""
     zero = params.dtype.type(0.0)
     for l in range(layout.shape[0] - 1, -1, -1):
-        n_in = layout[l, N_IN]
-        n_out = layout[l, N_OUT]
-        w_off = layout[l, W_OFF]
-        b_off = layout[l, B_OFF]
-        z_start = C * layout[l, OUT_UNIT]
-        a_start = C * layout[l, IN_UNIT]
+        n_in, n_out, w_off, b_off, z_start, a_start = _layer(layout, l, C)
         e = E[z_start:z_start + n_out]
         a = A[a_start:a_start + n_in]
         db = grads[b_off:b_off + n_out]
