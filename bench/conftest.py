@@ -38,6 +38,8 @@ def run_bench(benchmark, workload, framework, n_threads=1, group=None):
         t0 = time.perf_counter()
         benchmark(frameworks.timed_call(trainer, wl))
         bench_s = time.perf_counter() - t0
+    if benchmark.stats is None:     # --benchmark-disable: the call ran once, untimed
+        return trainer
     stats = benchmark.stats.stats
     info = benchmark.extra_info
     info.update(framework=framework, workload=wl.name, threads=n_threads,
