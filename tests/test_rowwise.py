@@ -111,3 +111,24 @@ def test_fit_online_equals_the_general_trainer_bit_for_bit(monkeypatch):
         results.append((model.params.copy(), history.loss))
     assert np.array_equal(results[0][0], results[1][0])
     assert results[0][1] == results[1][1]
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber"])
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_online_fit_follows_the_numpy_reference(hidden, loss):
+    """fit(batch_size=1) on a regression net (the row-at-a-time trainer) takes, sample
+    by sample, the SGD steps that tests/reference.py's backprop gives, in float64."""
+    from reference import backprop
+
+    model, X, y, Y = make_case(hidden, loss, "identity", [3, 6, 5, 2], 12, seed=5)
+    assert training._row_at_a_time(model._net, 1)
+    layers = [(W.copy(), b.copy()) for W, b in zip(model.weights, model.biases)]
+    lr = 0.05
+    for i in range(X.shape[0]):
+        ref = backprop(layers, model.activations, loss, X[i:i + 1], Y[i:i + 1])
+        layers = [(W - lr * dW, b - lr * db)
+                  for (W, b), dW, db in zip(layers, ref["dW"], ref["db"])]
+    model.fit(X, y, epochs=1, batch_size=1, shuffle=False, optimizer=fp.SGD(lr))
+    for (W, b), W_fit, b_fit in zip(layers, model.weights, model.biases):
+        np.testing.assert_allclose(W_fit, W, rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(b_fit, b, rtol=1e-11, atol=1e-13)
