@@ -2,10 +2,12 @@
 fit uses it exactly where it should (online regression on small layers)."""
 import numpy as np
 import pytest
+from numba import njit
 
 import fastprop as fp
 from fastprop import training
-from fastprop.kernels.rowwise import train_batches_rowwise
+from fastprop.kernels.network import backward, copy_rows, forward
+from fastprop.kernels.rowwise import batch_gradient, rowwise_suits, train_batches_rowwise
 from fastprop.kernels.training import train_batches
 
 from helpers import HIDDEN, OUTPUT_PAIRS, make_case
@@ -132,3 +134,38 @@ def test_online_fit_follows_the_numpy_reference(hidden, loss):
     for (W, b), W_fit, b_fit in zip(layers, model.weights, model.biases):
         np.testing.assert_allclose(W_fit, W, rtol=1e-11, atol=1e-13)
         np.testing.assert_allclose(b_fit, b, rtol=1e-11, atol=1e-13)
+
+
+@njit(cache=True)
+def _general_gradient(net, X, Y):
+    """network.forward(training) and backward on the batch, as loss_and_gradients did
+    before it took the row-by-row path."""
+    rows = X.shape[0]
+    copy_rows(net.A, X, 0, rows)
+    copy_rows(net.Y, Y, 0, rows)
+    forward(net, rows, True)
+    return backward(net, rows, 1.0 / rows, True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss,out_act", OUTPUT_PAIRS)
+def test_batch_gradient_matches_forward_and_backward(dtype, loss, out_act):
+    # the kernel API's loss_and_gradients takes this path for small nets without dropout
+    for rows in (1, 5):
+        nets = []
+        for _ in range(2):
+            model, X, y, _ = make_case("elu", loss, out_act, [3, 6, 4], rows, dtype=dtype,
+                                       seed=7)
+            nets.append(model.net._replace(l2=1e-2))
+        X, Y = model._data(X, y)
+        assert rowwise_suits(nets[0], rows)
+        assert batch_gradient(nets[0], X, Y) == _general_gradient(nets[1], X, Y)
+        assert np.array_equal(nets[0].grads, nets[1].grads)
+        assert np.array_equal(nets[0].rng, nets[1].rng)
+
+
+def test_rowwise_suits_only_exact_cases():
+    assert rowwise_suits(fp.Model([4, 8, 2]).net, 32)
+    assert not rowwise_suits(fp.Model([4, 8, 2], dropout=0.1).net, 1)
+    assert not rowwise_suits(fp.Model([200, 100, 2]).net, 1)      # a BLAS-sized layer
+    assert not rowwise_suits(fp.Model([40, 40, 2]).net, 32)       # BLAS at 32 rows

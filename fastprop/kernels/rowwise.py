@@ -118,6 +118,37 @@ def backward_row(grads, E, Z, A, params, layout, act, C, first_row):
             mul_activation_grad(E, Z, A, a_start, n_in, code, 1.0)
 
 
+@net_kernel
+def row_gradient(params, grads, Z, A, E, T, layout, act, C, loss, scale, first_row):
+    """For the one row whose input is at the start of A and target at the start of T:
+    forward, the output error times `scale`, backward into grads (first_row: written,
+    else added). Returns (the row's cost, its correct prediction: 1.0 or 0.0, and 0.0
+    for regression losses), in float64."""
+    last = layout.shape[0] - 1
+    n_y = layout[last, N_OUT]
+    out_start = C * layout[last, OUT_UNIT]
+    forward_row(Z, A, params, layout, act, C)
+    cost = 0.0
+    correct = 0.0
+    classifier = loss == CROSS_ENTROPY or loss == BINARY_CROSS_ENTROPY
+    if act[last] == IDENTITY and not classifier:   # output_error's identity branch
+        dt = params.dtype.type
+        s = dt(scale)
+        e = E[out_start:out_start + n_y]
+        y_hat = A[out_start:out_start + n_y]
+        t = T[0:n_y]
+        for j in range(n_y):
+            d = y_hat[j] - t[j]
+            e[j] = dt(_regression_slope(loss, d)) * s
+            cost += _regression_cost(loss, d)
+    else:
+        cost = output_error(E, Z, A, T, out_start, int(1), n_y, act[last], loss, scale)
+        if classifier:
+            correct = batch_correct(Z, A, T, out_start, int(1), n_y, loss)
+    backward_row(grads, E, Z, A, params, layout, act, C, first_row)
+    return cost, correct
+
+
 @kernel
 def train_batches_rowwise(net, X, Y, order, batch_size, first_batch, stop_batch):
     """training.train_batches for a network without dropout whose every layer uses
@@ -136,14 +167,8 @@ def train_batches_rowwise(net, X, Y, order, batch_size, first_batch, stop_batch)
     T = net.Y
     C = net.capacity
     loss = net.loss
-    last = layout.shape[0] - 1
-    out_start = C * layout[last, OUT_UNIT]
-    counts = loss == CROSS_ENTROPY or loss == BINARY_CROSS_ENTROPY
-    in_place_error = act[last] == IDENTITY and not counts
     x = A[0:n_x]
     t = T[0:n_y]
-    e = E[out_start:out_start + n_y]
-    y_hat = A[out_start:out_start + n_y]
     total = 0.0
     correct = 0.0
     for b in range(first_batch, stop_batch):
@@ -158,21 +183,10 @@ def train_batches_rowwise(net, X, Y, order, batch_size, first_batch, stop_batch)
                 x[k] = X[src, k]
             for j in range(n_y):
                 t[j] = Y[src, j]
-            forward_row(Z, A, params, layout, act, C)
-            if in_place_error:      # output_error's identity branch, for one row
-                s = params.dtype.type(scale)
-                row_cost = 0.0
-                for j in range(n_y):
-                    d = y_hat[j] - t[j]
-                    e[j] = params.dtype.type(_regression_slope(loss, d)) * s
-                    row_cost += _regression_cost(loss, d)
-                cost += row_cost
-            else:
-                cost += output_error(E, Z, A, T, out_start, int(1), n_y, act[last], loss,
-                                     scale)
-                if counts:
-                    correct += batch_correct(Z, A, T, out_start, int(1), n_y, loss)
-            backward_row(grads, E, Z, A, params, layout, act, C, r == 0)
+            row_cost, row_correct = row_gradient(params, grads, Z, A, E, T, layout, act,
+                                                 C, loss, scale, r == 0)
+            cost += row_cost
+            correct += row_correct
         if net.l2 != 0.0:
             cost += rows * l2_penalty(net, bool(True))
         if not math.isfinite(cost):
@@ -182,3 +196,42 @@ def train_batches_rowwise(net, X, Y, order, batch_size, first_batch, stop_batch)
                                net.opt_step[0], net.opt_code, int(0), params.size)
         total += cost
     return total, correct, -1
+
+
+@kernel
+def rowwise_suits(net, rows):
+    """Whether this module computes exactly what network.forward/backward do for a
+    batch of `rows` rows: no dropout, and every layer on dense.py's loops."""
+    for l in range(net.layout.shape[0]):
+        if net.dropout[l] > 0.0 or rows * net.layout[l, N_IN] * net.layout[l, N_OUT] >= \
+                net.blas_min:
+            return False
+    return True
+
+
+@kernel
+def batch_gradient(net, X, Y):
+    """For a net that rowwise_suits X's rows: grads = the gradient of the batch's mean
+    cost and the summed cost (with the L2 penalty per row) returned, row by row; the
+    same bits, and the same batch counter, as copying X, Y in and running
+    network.forward(training) and network.backward."""
+    params = net.params
+    A = net.A
+    T = net.Y
+    rows = X.shape[0]
+    x = A[0:X.shape[1]]
+    t = T[0:Y.shape[1]]
+    net.rng[1] += np.uint64(1)      # the batch counter advances as forward(training) does
+    scale = 1.0 / rows
+    cost = 0.0
+    for r in range(rows):
+        for k in range(X.shape[1]):
+            x[k] = X[r, k]
+        for j in range(Y.shape[1]):
+            t[j] = Y[r, j]
+        row_cost, _ = row_gradient(params, net.grads, net.Z, A, net.E, T, net.layout,
+                                   net.act, net.capacity, net.loss, scale, r == 0)
+        cost += row_cost
+    if net.l2 != 0.0:
+        cost += rows * l2_penalty(net, bool(True))
+    return cost
