@@ -14,7 +14,7 @@ Shapes (row-major regions of flat buffers):
   b       (n_out,)       at b_off       in params; db at the same offset in grads
 """
 from .blas import gemm
-from .jit import kernel
+from .jit import kernel, net_kernel
 
 
 @kernel
@@ -30,10 +30,20 @@ def dense_forward(Z, A_prev, params, z_start, a_start, w_off, b_off, rows, n_in,
             for j in range(n_out):
                 z[j] += b[j]
         return
-    # Loops index views from 0 (see activations.activate) and run j innermost, over
-    # contiguous rows of W and Z, so they vectorise. Input 0 is added to the bias in
-    # the pass that writes z (the same sums, in the same order: b + a_0 w_0 + ...), so a
-    # tiny layer runs one loop per input rather than one more per row.
+    dense_forward_loops(Z, A_prev, params, z_start, a_start, w_off, b_off, rows, n_in,
+                        n_out)
+
+
+@net_kernel
+def dense_forward_loops(Z, A_prev, params, z_start, a_start, w_off, b_off, rows, n_in,
+                        n_out):
+    """Z = A_prev @ W + b by explicit loops: dense_forward's path for small layers,
+    and kernels/rowwise.py's for one row (inlined at Numba's level in both).
+
+    Loops index views from 0 (see activations.activate) and run j innermost, over
+    contiguous rows of W and Z, so they vectorise. Input 0 is added to the bias in
+    the pass that writes z (the same sums, in the same order: b + a_0 w_0 + ...), so a
+    tiny layer runs one loop per input rather than one more per row."""
     b = params[b_off:b_off + n_out]
     w0 = params[w_off:w_off + n_out]
     for r in range(rows):

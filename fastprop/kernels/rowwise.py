@@ -25,6 +25,7 @@ import numpy as np
 from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, IDENTITY, RELU
 from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
 from .activations import activate, mul_activation_grad
+from .dense import dense_forward_loops
 from .jit import kernel, net_kernel
 from .losses import _regression_cost, _regression_slope, batch_correct, output_error
 from .network import l2_penalty
@@ -46,19 +47,9 @@ def forward_row(Z, A, params, layout, act, C):
     zero = params.dtype.type(0.0)
     for l in range(layout.shape[0]):
         n_in, n_out, w_off, b_off, z_start, a_start = _layer(layout, l, C)
-        # views from 0 (see activations.activate); the sums of dense.dense_forward
+        dense_forward_loops(Z, A, params, z_start, a_start, w_off, b_off, int(1), n_in,
+                            n_out)
         z = Z[z_start:z_start + n_out]
-        a = A[a_start:a_start + n_in]
-        b = params[b_off:b_off + n_out]
-        w = params[w_off:w_off + n_out]
-        a_k = a[0]
-        for j in range(n_out):
-            z[j] = b[j] + a_k * w[j]
-        for k in range(1, n_in):
-            a_k = a[k]
-            w = params[w_off + k * n_out:w_off + (k + 1) * n_out]
-            for j in range(n_out):
-                z[j] += a_k * w[j]
         code = act[l]
         out = A[z_start:z_start + n_out]
         if code == IDENTITY:
