@@ -60,3 +60,19 @@ def test_probability_targets():
 def test_single_sample_batch():
     model, X, y = fd_case("elu", "huber", "tanh", [2, 3, 2], n=1)
     assert_gradients_match(model, X, y)
+
+
+@pytest.mark.parametrize("loss,out_act", OUTPUT_PAIRS)
+def test_kernel_api_row_by_row_gradients(loss, out_act):
+    # fastprop.kernels.loss_and_gradients takes the row-by-row path (kernels/rowwise.py)
+    # for small nets without dropout; its gradient against finite differences
+    from fastprop import kernels
+    from fastprop.kernels.rowwise import rowwise_suits
+
+    model, X, y = fd_case("tanh", loss, out_act, [3, 5, 4], 6)
+    Xc, Y = model._data(X, y)
+    net = model.net
+    assert rowwise_suits(net, Xc.shape[0])
+    numeric = central_differences(lambda: kernels.loss(net, Xc, Y), model.params)
+    kernels.loss_and_gradients(net, Xc, Y)
+    assert max_rel_err(net.grads, numeric) < 1e-6
