@@ -7,7 +7,8 @@ from numba import njit
 import fastprop as fp
 from fastprop import training
 from fastprop.kernels.network import backward, copy_rows, forward
-from fastprop.kernels.rowwise import batch_gradient, rowwise_suits, train_batches_rowwise
+from fastprop.kernels.rowwise import (batch_gradient, online_sgd_suits, rowwise_suits, sgd_row,
+                                     train_batches_rowwise)
 from fastprop.kernels.training import train_batches
 
 from helpers import HIDDEN, OUTPUT_PAIRS, make_case
@@ -78,6 +79,54 @@ def test_depths_and_optimizers_match(depth):
         assert_same_state(*models)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss,out_act", OUTPUT_PAIRS)
+def test_online_sgd_fuses_the_update_with_the_same_bits(dtype, loss, out_act):
+    # batch 1 and plain SGD: the update is taken during the backward pass
+    # (train_online_sgd); weight decay on, every (loss, output) pair, classifiers'
+    # correct counts included
+    models, X, Y = twins("relu", loss, out_act, [4, 6, 3], 17, dtype, 1,
+                         lambda: fp.SGD(0.05, weight_decay=1e-2))
+    assert online_sgd_suits(models[1]._net, 1)
+    order = np.random.default_rng(2).permutation(17).astype(np.int64)
+    general, rowwise = run_both(models, X, Y, 1, order)
+    assert general == rowwise
+    assert_same_state(*models)
+
+
+def test_online_sgd_only_where_each_update_needs_only_its_gradient():
+    def suits(optimizer, batch_size=1, l2=0.0):
+        model = fp.Model([2, 4, 1], l2=l2)
+        model.set_optimizer(optimizer)
+        return online_sgd_suits(model._net, batch_size)
+
+    assert suits(fp.SGD(0.1))
+    assert suits(fp.SGD(0.1, weight_decay=1e-3))
+    assert not suits(fp.SGD(0.1), batch_size=2)          # the batch's gradient is a sum
+    assert not suits(fp.SGD(0.1, momentum=0.9))          # a buffer updated per step
+    assert not suits(fp.SGD(0.1), l2=1e-3)               # the penalty's gradient added
+    assert not suits(fp.Adam())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss,out_act", OUTPUT_PAIRS)
+def test_kernel_sgd_row_equals_gradient_then_update(dtype, loss, out_act):
+    # kernels.sgd_step on one row takes sgd_row: the same bits as the gradient
+    # (batch_gradient, itself checked against forward + backward) then p -= lr g
+    nets = []
+    for _ in range(2):
+        model, X, y, _ = make_case("tanh", loss, out_act, [3, 6, 4], 1, dtype=dtype, seed=9)
+        nets.append(model.net)
+    X, Y = model._data(X, y)
+    lr = 0.1
+    cost = sgd_row(nets[0], X, Y, lr)
+    assert cost == batch_gradient(nets[1], X, Y)
+    step = dtype(lr)
+    nets[1].params[:] -= step * (nets[1].grads + dtype(0.0) * nets[1].params)
+    for field in ("params", "grads", "rng"):
+        assert np.array_equal(getattr(nets[0], field), getattr(nets[1], field)), field
+
+
 def test_non_finite_cost_stops_before_the_update():
     models, X, Y = twins("relu", "mse", "identity", [1, 2, 1], 10, np.float64, 1, fp.SGD)
     X[6, 0] = 1e300      # overflows the squared error of row 6
@@ -94,9 +143,9 @@ def test_fit_picks_the_rowwise_trainer_for_online_regression():
 
     assert pick([1, 2, 1])
     assert pick([8, 32, 32, 1], loss="huber")
+    assert pick([4, 16, 3], loss="cross_entropy")
+    assert pick([1, 2, 1], output_activation="tanh")
     assert not pick([1, 2, 1], batch_size=2)                  # batches: train_batches
-    assert not pick([4, 16, 3], loss="cross_entropy")         # classifiers gain nothing
-    assert not pick([1, 2, 1], output_activation="tanh")      # error not computed in place
     assert not pick([1, 8, 1], dropout=0.2)                   # no dropout here
     assert not pick([200, 100, 1])                            # a BLAS-sized layer
 

@@ -16,14 +16,15 @@ take the new `model.net`). Sizes are checked once on entry; none of these alloca
 
 loss_and_gradients takes a net without dropout whose layers all use explicit loops for
 the batch a row at a time (kernels/rowwise.py): the same bits as the layer-by-layer
-path, less overhead per call.
+path, less overhead per call. sgd_step on one such row (and no L2 penalty) also fuses
+the update into the backward pass (rowwise.sgd_row), with the same bits.
 """
 from .jit import kernel
 
 from ..layout import N_IN, N_OUT
 from .network import backward, copy_rows, evaluate_rows, forward, predict_into
 from .optimizers import optimizer_update
-from .rowwise import batch_gradient, rowwise_suits
+from .rowwise import batch_gradient, rowwise_suits, sgd_row
 
 __all__ = ["predict", "loss", "loss_and_gradients", "sgd_step", "optimizer_step",
            "train_step"]
@@ -84,6 +85,10 @@ def loss_and_gradients(net, X, Y):
 def sgd_step(net, X, Y, lr):
     """One step of plain SGD on the batch: p -= lr * dC/dp. Returns the batch's mean
     cost before the step. Bit-identical to fit(..., optimizer=fp.SGD(lr))."""
+    _check_inputs(net, X, Y, bool(True))
+    if X.shape[0] == 1 and net.l2 == 0.0 and rowwise_suits(net, 1):
+        # one row through small layers: the update fused into the backward pass
+        return sgd_row(net, X, Y, lr)
     cost = loss_and_gradients(net, X, Y)
     step = net.params.dtype.type(lr)
     zero = net.params.dtype.type(0.0)
