@@ -1,12 +1,14 @@
-"""exp_nonpositive and expm1_nonpositive (kernels/exp.py), the vectorisable exp and
-expm1 behind softmax, sigmoid, tanh and ELU, and the tanh built on them: accurate to a
-few ulp over the whole range, exact at 0, and honest at the edges."""
+"""exp_nonpositive, expm1_nonpositive and log1p_unit (kernels/exp.py), the vectorisable
+exp, expm1 and log1p behind softmax, sigmoid, tanh, ELU and softplus, and tanh and
+softplus built on them: accurate to a few ulp over the whole range, exact at 0, and
+honest at the edges."""
 import numpy as np
 import pytest
 from numba import njit
 
-from fastprop.kernels.activations import tanh
-from fastprop.kernels.exp import exp_nonpositive, expm1_nonpositive
+from fastprop.codes import SOFTPLUS
+from fastprop.kernels.activations import activate, tanh
+from fastprop.kernels.exp import exp_nonpositive, expm1_nonpositive, log1p_unit
 
 
 @njit(cache=True)
@@ -158,3 +160,59 @@ def test_tanh_is_odd_monotone_and_exact_at_the_edges(dtype):
     assert edges[2] == 1.0 and edges[3] == -1.0 and edges[5] == 1.0
     assert np.isnan(edges[4])
     assert edges[6] == dtype(-1e-30)
+
+
+@njit(cache=True)
+def log1p_all(out, x):
+    for i in range(x.size):
+        out[i] = log1p_unit(x[i])
+
+
+def log1p_grid(dtype):
+    rng = np.random.default_rng(3)
+    tiny = np.logspace(-40 if dtype == np.float32 else -300, 0, 20_001)
+    # around sqrt(2) - 1, where the reduction switches from u to u / 2
+    return np.concatenate([np.linspace(0.0, 1.0, 400_001), tiny,
+                           rng.uniform(0.40, 0.43, 100_000),
+                           rng.uniform(0.0, 1.0, 200_000)]).astype(dtype)
+
+
+def test_log1p_float32_within_1_3_ulp_of_the_exact_value():
+    x = log1p_grid(np.float32)
+    exact = np.log1p(x.astype(np.float64))
+    nonzero = exact != 0
+    err = ulp_error(apply_to(log1p_all, x)[nonzero], exact[nonzero], np.float32)
+    assert err.max() <= 1.3, (err.max(), x[nonzero][err.argmax()])    # measured 1.22
+
+
+def test_log1p_float64_within_1_5_ulp_of_numpy():
+    x = log1p_grid(np.float64)
+    exact = np.log1p(x)
+    nonzero = exact != 0
+    err = ulp_error(apply_to(log1p_all, x)[nonzero], exact[nonzero], np.float64)
+    assert err.max() <= 1.5, (err.max(), x[nonzero][err.argmax()])    # measured 1.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log1p_edges(dtype):
+    out = apply_to(log1p_all, np.array([0.0, np.nan, 1.0, 1e-30], dtype))
+    assert out[0] == 0.0
+    assert np.isnan(out[1])
+    assert out[2] == dtype(np.log(2.0))
+    assert out[3] == dtype(1e-30)
+
+
+@pytest.mark.parametrize("dtype,bound", [(np.float32, 2.5), (np.float64, 3.5)])
+def test_softplus_accurate_and_finite_everywhere(dtype, bound):
+    z = np.concatenate([np.linspace(-60.0, 60.0, 1_200_001), [1e30, -1e30]]).astype(dtype)
+    out = np.empty_like(z)
+    activate(out, z, 0, 1, z.size, SOFTPLUS)
+    exact = np.logaddexp(0.0, z.astype(np.float64))
+    positive = exact > 0           # below the smallest float the exact value rounds to 0
+    err = ulp_error(out[positive], exact[positive], dtype)
+    assert err.max() <= bound, (err.max(), z[positive][err.argmax()])  # measured 1.8, 3.0
+    assert np.all(out >= 0) and np.all(np.isfinite(out))
+    edges = np.array([np.nan, np.inf, -np.inf, 0.0], dtype)
+    activate(edges, edges.copy(), 0, 1, 4, SOFTPLUS)
+    assert np.isnan(edges[0]) and edges[1] == np.inf and edges[2] == 0.0
+    assert edges[3] == dtype(np.log(2.0))

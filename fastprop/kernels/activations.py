@@ -6,7 +6,7 @@ Arguments: outputs first; `start` is the region's offset, `count` its length.
 """
 import math
 
-from .exp import exp_nonpositive, expm1_nonpositive
+from .exp import exp_nonpositive, expm1_nonpositive, log1p_unit
 from .jit import kernel
 
 from ..codes import (ELU, ELU_ALPHA, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU,
@@ -34,12 +34,6 @@ def tanh(z):
     t = type(z)
     m = expm1_nonpositive(t(-2.0) * abs(z))
     return math.copysign(-m / (t(2.0) + m), z)
-
-
-@kernel
-def softplus(z):
-    """log(1 + e^z) without overflow: max(z, 0) + log1p(e^-|z|)."""
-    return max(z, type(z)(0.0)) + math.log1p(exp_nonpositive(-abs(z)))
 
 
 @kernel
@@ -78,8 +72,12 @@ def activate(A_buf, Z_buf, start, rows, width, code):
         for i in range(count):
             A[i] = tanh(Z[i])
     elif code == SOFTPLUS:
+        # log(1 + e^z) without overflow: max(z, 0) + log1p(e^-|z|), written out here:
+        # as a call LLVM did not inline it and the loop ran 15x slower (94 us on 32 x
+        # 128 against 6 us); max() as a select for the same reason
         for i in range(count):
-            A[i] = softplus(Z[i])
+            z = Z[i]
+            A[i] = (z if z > zero else zero) + log1p_unit(exp_nonpositive(-abs(z)))
     elif code == GELU:
         half = dt(0.5)
         c = dt(_INV_SQRT2)
