@@ -164,3 +164,38 @@ def test_bad_hyperparameters_are_refused(make, match):
 def test_non_numeric_hyperparameter_is_a_type_error():
     with pytest.raises(TypeError, match="lr"):
         fp.SGD(lr="0.1")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer", [
+    fp.Adam(1e-3), fp.AdamW(1e-3, weight_decay=1e-2), fp.SGD(0.1, momentum=0.9),
+    fp.RMSprop(1e-3, momentum=0.9), fp.Adadelta()], ids=lambda o: type(o).__name__)
+def test_decaying_state_is_flushed_below_the_normal_range(dtype, optimizer):
+    # parameters whose gradient stays 0 (an always-0 input, a dead ReLU) have moments
+    # that decay geometrically: they go to exactly 0, never through the subnormal range
+    # (slow arithmetic); the others follow the rule as before, and NaN is kept
+    from fastprop.kernels.optimizers import optimizer_update
+
+    model = fp.Model([4, 3, 2], dtype=dtype, seed=0)
+    model.set_optimizer(optimizer)
+    net = model.net
+    tiny = np.finfo(dtype).tiny
+    rng = np.random.default_rng(0)
+    grads = rng.normal(size=net.params.size).astype(dtype)
+    grads[::3] = 0.0                      # these parameters never get a gradient
+    grads[1] = np.nan
+    net.grads[:] = grads
+    rows = 1 if isinstance(optimizer, fp.SGD) else 2      # SGD keeps one buffer
+    net.opt_state[:rows, ::3] = 1.01 * tiny   # moments just above the subnormal range
+    for _ in range(200):
+        optimizer_update(net.params, net.grads, net.opt_state, net.opt_hyper,
+                         net.opt_step, net.opt_code)
+        state = net.opt_state
+        subnormal = (state != 0) & (np.abs(state) < tiny)
+        assert not subnormal.any()
+    assert np.all(net.opt_state[:, ::3] == 0)
+    assert np.isnan(net.params[1])
+    live = np.ones(net.params.size, bool)
+    live[::3] = False
+    live[1] = False
+    assert np.all(np.isfinite(net.params[live]))
