@@ -6,13 +6,15 @@ import numpy as np
 
 from . import codes
 from .init import default_init, draw_weights, resolve_init
-from .kernels.network import backward, copy_rows, evaluate_rows, forward, predict_into
+from .kernels.network import (backward, copy_rows, evaluate_rows, forward, predict_into,
+                              predict_rows)
 from .layout import layer_views, make_layout, param_count
 from .net import make_net, shard_layout, with_workspace
 from .optimizers import SGD, Optimizer, _check_number
 from .trace import Trace
 from .training import FitOptions, run_fit
-from .validation import as_features, as_targets, check_choice, check_dtype, check_int
+from .validation import (as_features, as_targets, check_choice, check_dtype, check_finite,
+                         check_int)
 
 DEFAULT_CAPACITY = 256       # workspace rows: batches up to this size need no growth
 
@@ -274,9 +276,19 @@ class Model:
     def predict(self, X, dropout=False):
         """Output activations (n, n_out): probabilities for softmax/sigmoid outputs.
         dropout=True draws dropout masks as in training (Monte-Carlo dropout)."""
-        X = self._features(X)
+        net = self._net
+        if self._dropout_flag(dropout):
+            X = self._features(X)
+            out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
+            predict_into(out, net, X, True)
+            return out
+        # the arrays, not the Net, and X's finiteness counted as the kernel copies it
+        # in: see kernels.network.predict_rows
+        X = as_features(X, self.sizes[0], self.dtype, "X", check_finite=False)
         out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
-        predict_into(out, self._net, X, self._dropout_flag(dropout))
+        if predict_rows(out, X, net.params, net.layout, net.act, net.Z, net.A,
+                        net.capacity, net.blas_min):
+            check_finite("X", X)
         return out
 
     def predict_classes(self, X):

@@ -74,8 +74,9 @@ def _check_finite(name, arr):
                          f"{tuple(int(i) for i in bad)}")
 
 
-def as_features(X, n_features, dtype, name="X"):
-    """X as a C-contiguous (n_samples, n_features) array of `dtype`."""
+def as_features(X, n_features, dtype, name="X", check_finite=True):
+    """X as a C-contiguous (n_samples, n_features) array of `dtype`; check_finite=False
+    leaves the finiteness check to the caller (check_finite below names the culprit)."""
     arr = _numeric_array(name, X)
     if arr.ndim != 2:
         hint = ""
@@ -89,8 +90,14 @@ def as_features(X, n_features, dtype, name="X"):
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} has {arr.shape[1]} features per sample but the model's "
                          f"input layer takes {n_features}; got shape {arr.shape}")
-    _check_finite(name, arr)
+    if check_finite:
+        _check_finite(name, arr)
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_finite(name, arr):
+    """ValueError naming the first non-finite entry of arr, if there is one."""
+    _check_finite(name, arr)
 
 
 def as_targets(y, loss, n_out, n_samples, dtype, name="y"):

@@ -67,6 +67,21 @@ def test_predict_is_deterministic_and_row_independent(case):
 
 @SETTINGS
 @given(cases())
+def test_predict_equals_the_net_based_kernel_bit_for_bit(case):
+    # Model.predict passes the Net's arrays (kernels.network.predict_rows); the kernel
+    # API's predict passes the Net (predict_into): the same forward pass, the same bits,
+    # also past the first workspace chunk
+    from fastprop.kernels.network import predict_into
+
+    model, X, _ = case
+    X = np.concatenate([X] * (model.net.capacity // X.shape[0] + 2))
+    out = np.empty((X.shape[0], model.sizes[-1]), model.dtype)
+    predict_into(out, model.net, np.ascontiguousarray(X, dtype=model.dtype), False)
+    assert np.array_equal(model.predict(X), out)
+
+
+@SETTINGS
+@given(cases())
 def test_save_load_round_trip_is_exact(tmp_path_factory, case):
     model, X, y = case
     model.fit(X, y, epochs=2, batch_size=7, optimizer=fp.Adam(1e-2))

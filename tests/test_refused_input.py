@@ -202,3 +202,29 @@ def test_fitted_estimator_is_unchanged_by_a_refused_call():
     with pytest.raises(ValueError):
         clf.predict(X[:, :3])
     assert np.array_equal(clf.model_.params, params)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_predict_refuses_non_finite_input_wherever_it_is(dtype, bad):
+    # predict counts non-finite inputs in the compiled pass that copies X in
+    # (kernels.network.predict_rows); the error still names the first culprit, for
+    # any row, including rows past the first workspace chunk
+    model = fp.Model([4, 5, 3], dtype=dtype, seed=0)
+    rows = model.net.capacity + 7
+    for where in [(0, 0), (3, 2), (rows - 1, 3)]:
+        Xb = np.ones((rows, 4), dtype)
+        Xb[where] = bad
+        with pytest.raises(ValueError, match=rf"X must be finite; found {bad} at index "
+                                             rf"\({where[0]}, {where[1]}\)"):
+            model.predict(Xb)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_predict_refuses_input_that_overflows_the_model_dtype():
+    # finite in float64, inf once converted to the float32 model's dtype
+    model = fp.Model([4, 5, 3], dtype=np.float32, seed=0)
+    Xb = np.ones((2, 4))
+    Xb[1, 2] = 1e300
+    with pytest.raises(ValueError, match=r"X must be finite; found inf at index \(1, 2\)"):
+        model.predict(Xb)
