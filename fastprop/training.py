@@ -152,8 +152,10 @@ def _run_epochs(model, opts):
         for epoch in range(opts.epochs):
             lr = float(opts.schedule.lr(epoch, base_lr, history.logs()))
             net.opt_hyper[0] = lr
-            order = (model._shuffle_rng.permutation(n) if opts.shuffle
-                     else np.arange(n)).astype(np.int64)
+            if opts.shuffle:
+                order = model._shuffle_rng.permutation(n).astype(np.int64, copy=False)
+            else:
+                order = np.arange(n, dtype=np.int64)
             start = time.perf_counter()
             cost = correct = 0.0
             bar = (tqdm(total=n, desc=f"epoch {epoch + 1}/{opts.epochs}", unit="samples",
