@@ -38,6 +38,15 @@ from .optimizers import optimizer_update_range
 
 
 @net_kernel
+def _fields(net):
+    """The Net's fields a trainer's step loop uses, taken apart once, so that the loop
+    passes no Net around: params, grads, layout, act, Z, A, E, the target buffer T,
+    the capacity C and the loss code."""
+    return (net.params, net.grads, net.layout, net.act, net.Z, net.A, net.E, net.Y,
+            net.capacity, net.loss)
+
+
+@net_kernel
 def _layer(layout, l, C):
     """Layer l's widths, parameter offsets, and output and input region offsets in a
     workspace of C rows."""
@@ -204,16 +213,7 @@ def train_online_sgd(net, X, Y, order, first_batch, stop_batch):
     walk over the parameters. Same results, bit for bit (tests/test_rowwise.py)."""
     n_x = X.shape[1]
     n_y = Y.shape[1]
-    params = net.params
-    grads = net.grads
-    layout = net.layout
-    act = net.act
-    Z = net.Z
-    A = net.A
-    E = net.E
-    T = net.Y
-    C = net.capacity
-    loss = net.loss
+    params, grads, layout, act, Z, A, E, T, C, loss = _fields(net)
     dt = params.dtype.type
     lr = dt(net.opt_hyper[0])
     wd = dt(net.opt_hyper[3])
@@ -251,17 +251,7 @@ def train_batches_rowwise(net, X, Y, order, batch_size, first_batch, stop_batch)
     n = X.shape[0]
     n_x = X.shape[1]
     n_y = Y.shape[1]
-    # the Net's fields, taken apart once: the step loop then passes no Net around
-    params = net.params
-    grads = net.grads
-    layout = net.layout
-    act = net.act
-    Z = net.Z
-    A = net.A
-    E = net.E
-    T = net.Y
-    C = net.capacity
-    loss = net.loss
+    params, grads, layout, act, Z, A, E, T, C, loss = _fields(net)
     x = A[0:n_x]
     t = T[0:n_y]
     total = 0.0
