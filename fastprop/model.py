@@ -288,7 +288,8 @@ class Model:
         out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
         if predict_rows(out, X, net.params, net.layout, net.act, net.Z, net.A,
                         net.capacity, net.blas_min):
-            check_finite("X", X)
+            check_finite("X", X)                # names the first culprit
+            raise ValueError("X must be finite")
         return out
 
     def predict_classes(self, X):

@@ -1,7 +1,8 @@
 """The whole network: forward propagation, backpropagation, batch loading, prediction.
 
 Every function takes a `Net` (fastprop/net.py), or for inference from Python the
-arrays of one (predict_rows), and works in its preallocated buffers: no allocation. The batch input sits in region 0 of net.A, its targets in net.Y.
+arrays of one (predict_rows), and works in its preallocated buffers: no allocation.
+The batch input sits in region 0 of net.A, its targets in net.Y.
 `training` switches dropout on (masks drawn from the net's counter-based stream).
 """
 import math
