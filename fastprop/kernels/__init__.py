@@ -19,7 +19,7 @@ the batch a row at a time (kernels/rowwise.py): the same bits as the layer-by-la
 path, less overhead per call. sgd_step on one such row (and no L2 penalty) also fuses
 the update into the backward pass (rowwise.sgd_row), with the same bits.
 """
-from .jit import kernel
+from .jit import entry, kernel
 
 from ..layout import N_IN, N_OUT
 from .network import backward, copy_rows, evaluate_rows, forward, predict_into
@@ -47,7 +47,7 @@ def _check_inputs(net, X, Y, batch):
                          "from Python and use the new model.net")
 
 
-@kernel
+@entry
 def predict(net, X, out):
     """out (n, n_out) = output activations for X (n, n_in), any n."""
     last = net.layout.shape[0] - 1
@@ -59,7 +59,7 @@ def predict(net, X, out):
     predict_into(out, net, X, bool(False))     # bool(), int(): see kernels/jit.py
 
 
-@kernel
+@entry
 def loss(net, X, Y):
     """Mean cost over the rows of X (n, n_in), Y (n, n_out), any n."""
     _check_inputs(net, X, Y, bool(False))
@@ -67,7 +67,7 @@ def loss(net, X, Y):
     return cost / X.shape[0]
 
 
-@kernel
+@entry
 def loss_and_gradients(net, X, Y):
     """Fill net.grads with the gradient of the batch's mean cost; return the mean cost.
     As in training: dropout (where the net has it) is drawn, the L2 penalty included."""
@@ -81,7 +81,7 @@ def loss_and_gradients(net, X, Y):
     return backward(net, rows, 1.0 / rows, bool(True)) / rows
 
 
-@kernel
+@entry
 def sgd_step(net, X, Y, lr):
     """One step of plain SGD on the batch: p -= lr * dC/dp. Returns the batch's mean
     cost before the step. Bit-identical to fit(..., optimizer=fp.SGD(lr))."""
@@ -98,7 +98,7 @@ def sgd_step(net, X, Y, lr):
     return cost
 
 
-@kernel
+@entry
 def optimizer_step(net):
     """One update of net.params from net.grads by the net's optimizer, whose state
     (moments, step count) is updated in place."""
@@ -106,7 +106,7 @@ def optimizer_step(net):
                      net.opt_code)
 
 
-@kernel
+@entry
 def train_step(net, X, Y):
     """loss_and_gradients then optimizer_step; returns the batch's mean cost."""
     cost = loss_and_gradients(net, X, Y)

@@ -8,6 +8,8 @@ out = op(a) @ op(b) is computed as the column-major out^T = op(b)^T @ op(a)^T.
 """
 import numpy as np
 from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 from numba.np.linalg import ensure_blas
 
 from .jit import kernel
@@ -25,6 +27,18 @@ _xxgemv = types.ExternalFunction("numba_xxgemv", types.intc(
     types.char, types.char, types.intp, types.intp,   # kind, trans, m, n
     types.voidptr, types.voidptr, types.intp,         # alpha*, a*, lda
     types.voidptr, types.voidptr, types.voidptr))     # x*, beta*, y*
+
+@intrinsic
+def _at(typingctx, arr, start):
+    """The address of arr[start] as void*, for BLAS to read or write from there.
+    (arr[start:].ctypes makes a view and a ctypes object: the same pointer, but gemm's
+    compile took 0.40 s with those against 0.11 s with this; measured.)"""
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        return builder.bitcast(builder.gep(array.data, [args[1]]), cgutils.voidptr_t)
+
+    return types.voidptr(arr, types.intp), codegen
+
 
 _NO = ord("n")
 _TRANSPOSE = ord("t")
@@ -51,11 +65,11 @@ def gemm(out, a, b, out_start, a_start, b_start, m, k, n, transpose_a, transpose
         else:
             trans, rows_b, cols_b = _NO, n, k
         if out.itemsize == 4:
-            _xxgemv(115, trans, rows_b, cols_b, _COEF32.ctypes, b[b_start:].ctypes, rows_b,
-                    a[a_start:].ctypes, _COEF32[beta:].ctypes, out[out_start:].ctypes)
+            _xxgemv(115, trans, rows_b, cols_b, _at(_COEF32, 0), _at(b, b_start), rows_b,
+                    _at(a, a_start), _at(_COEF32, beta), _at(out, out_start))
         else:
-            _xxgemv(100, trans, rows_b, cols_b, _COEF64.ctypes, b[b_start:].ctypes, rows_b,
-                    a[a_start:].ctypes, _COEF64[beta:].ctypes, out[out_start:].ctypes)
+            _xxgemv(100, trans, rows_b, cols_b, _at(_COEF64, 0), _at(b, b_start), rows_b,
+                    _at(a, a_start), _at(_COEF64, beta), _at(out, out_start))
         return
     # column-major: out^T (n, m) = op(b)^T (n, k) @ op(a)^T (k, m)
     trans_b = _TRANSPOSE if transpose_b else _NO
@@ -63,8 +77,8 @@ def gemm(out, a, b, out_start, a_start, b_start, m, k, n, transpose_a, transpose
     trans_a = _TRANSPOSE if transpose_a else _NO
     ld_a = m if transpose_a else k
     if out.itemsize == 4:
-        _xxgemm(115, trans_b, trans_a, n, m, k, _COEF32.ctypes, b[b_start:].ctypes, ld_b,
-                a[a_start:].ctypes, ld_a, _COEF32[beta:].ctypes, out[out_start:].ctypes, n)
+        _xxgemm(115, trans_b, trans_a, n, m, k, _at(_COEF32, 0), _at(b, b_start), ld_b,
+                _at(a, a_start), ld_a, _at(_COEF32, beta), _at(out, out_start), n)
     else:
-        _xxgemm(100, trans_b, trans_a, n, m, k, _COEF64.ctypes, b[b_start:].ctypes, ld_b,
-                a[a_start:].ctypes, ld_a, _COEF64[beta:].ctypes, out[out_start:].ctypes, n)
+        _xxgemm(100, trans_b, trans_a, n, m, k, _at(_COEF64, 0), _at(b, b_start), ld_b,
+                _at(a, a_start), ld_a, _at(_COEF64, beta), _at(out, out_start), n)

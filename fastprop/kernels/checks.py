@@ -1,8 +1,8 @@
 """Input checks that NumPy would do in two passes, done in one compiled pass."""
-from .jit import kernel
+from .jit import entry
 
 
-@kernel
+@entry
 def count_non_finite(bits, exponent_mask):
     """How many entries of a float array, given as unsigned integers of the same width
     (bits = arr.reshape(-1).view(np.uint32 or np.uint64)), are inf or NaN: those whose

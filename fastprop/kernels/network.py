@@ -12,7 +12,7 @@ import numpy as np
 from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
 from .activations import activate, mul_activation_grad
 from .dense import dense_backward_input, dense_backward_params, dense_forward
-from .jit import kernel, net_kernel
+from .jit import entry, kernel, net_kernel
 from .losses import batch_correct, batch_cost, output_error
 from .random import splitmix64, stream_base, uniform
 
@@ -41,7 +41,7 @@ def next_batch(net):
     return net.rng[1]
 
 
-@kernel
+@entry
 def forward(net, rows, training):
     """Z_l = A_{l-1} @ W_l + b_l and A_l = f_l(Z_l) for every layer, A_0 = the input;
     with `training`, A_l of hidden layers then goes through dropout (a new mask)."""
@@ -49,7 +49,7 @@ def forward(net, rows, training):
     forward_rows(net, rows, training, batch, int(0))    # int(): see jit.py
 
 
-@kernel
+@net_kernel
 def forward_rows(net, rows, training, batch, first_row):
     """forward() for rows first_row.. of the batch numbered `batch` (its dropout masks
     are drawn from the stream of the net's key and that number)."""
@@ -97,7 +97,7 @@ def l2_penalty(net, add_gradient):
     return 0.5 * net.l2 * total
 
 
-@kernel
+@net_kernel
 def backward(net, rows, scale, training):
     """After forward: fill net.E and net.grads; return the rows' summed cost (float64),
     the L2 penalty counted once per row.
@@ -163,7 +163,7 @@ def load_batch(net, X, Y, order, first, rows):
             t[j] = Y[src, j]
 
 
-@kernel
+@entry
 def copy_rows(dst, src, first, rows):
     """dst[:rows * width] = rows first:first+rows of src (n, width), row-major: the
     input region (dst = net.A) or the target buffer (dst = net.Y)."""
@@ -174,7 +174,7 @@ def copy_rows(dst, src, first, rows):
             d[k] = src[first + r, k]
 
 
-@kernel
+@entry
 def predict_into(out, net, X, training):
     """out (n, n_out) = the network's output for X (n, n_in), capacity rows at a time."""
     n = X.shape[0]
@@ -191,7 +191,7 @@ def predict_into(out, net, X, training):
                 out[first + r, j] = net.A[a_out + r * n_out + j]
 
 
-@kernel
+@entry
 def predict_rows(out, X, params, layout, act, Z, A, C, blas_min):
     """predict_into without dropout, from the arrays it reads rather than the Net:
     what Model.predict calls. A Net is a namedtuple of 19 fields, which Numba types
@@ -219,7 +219,7 @@ def predict_rows(out, X, params, layout, act, Z, A, C, blas_min):
     return non_finite
 
 
-@kernel
+@entry
 def evaluate_rows(net, X, Y, training):
     """(summed cost with the L2 penalty once per row, correct predictions), both float64,
     over every row of X (n, n_in), Y (n, n_out)."""

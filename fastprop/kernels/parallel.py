@@ -45,7 +45,7 @@ def sum_shard_gradients(net, shards, used, lo, hi):
             out[i] += part[i]
 
 
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy", no_cfunc_wrapper=True)
 def train_batches_sharded(net, shards, X, Y, order, batch_size, first_batch, stop_batch):
     """As training.train_batches, with each batch split across shards in parallel."""
     n = X.shape[0]

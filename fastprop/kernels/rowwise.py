@@ -32,7 +32,7 @@ from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, IDENTITY, RELU, SGD
 from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
 from .activations import activate, mul_activation_grad
 from .dense import dense_forward_loops
-from .jit import kernel, net_kernel
+from .jit import entry, kernel, net_kernel
 from .losses import _regression_cost, _regression_slope, batch_correct, output_error
 from .network import l2_penalty
 from .optimizers import optimizer_update_range
@@ -243,7 +243,7 @@ def train_online_sgd(net, X, Y, order, first_batch, stop_batch):
     return total, correct, -1
 
 
-@kernel
+@entry
 def train_batches_rowwise(net, X, Y, order, batch_size, first_batch, stop_batch):
     """training.train_batches for a network without dropout whose every layer uses
     dense.py's loops for batches of batch_size rows: same arguments, same results."""

@@ -2,12 +2,12 @@
 import math
 
 from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY
-from .jit import kernel
+from .jit import entry
 from .network import backward, forward_rows, load_batch, next_batch, output_correct
 from .optimizers import optimizer_update_range
 
 
-@kernel
+@entry
 def train_batches(net, X, Y, order, batch_size, first_batch, stop_batch):
     """Train on batches first_batch..stop_batch-1 of the epoch given by `order`.
 

@@ -1,0 +1,88 @@
+"""The kinds of kernel (fastprop/kernels/jit.py): kernels compiled without Numba's
+Python wrapper are never what the package calls from Python, and still give the same
+results when a user or a test calls one from Python."""
+import importlib
+import pkgutil
+
+import numpy as np
+import pytest
+from numba import njit
+from numba.core.registry import CPUDispatcher
+
+import fastprop
+from fastprop.codes import ACTIVATIONS
+from fastprop.kernels import activations, exp, jit
+
+
+def _modules():
+    yield fastprop
+    for info in pkgutil.walk_packages(fastprop.__path__, "fastprop."):
+        if not info.name.endswith("__main__"):      # importing it runs the CLI
+            yield importlib.import_module(info.name)
+
+
+def test_python_modules_call_only_entry_kernels():
+    """A module outside fastprop.kernels calls what it imports; none of it may be a
+    compiled-only kernel, whose Python calls go through an uncached wrapper (a
+    compile in every new process)."""
+    checked = 0
+    for module in _modules():
+        if module.__name__.startswith("fastprop.kernels"):
+            continue
+        for name, value in vars(module).items():
+            if isinstance(value, CPUDispatcher):
+                checked += 1
+                assert not isinstance(value, jit.CompiledOnlyDispatcher), \
+                    f"{module.__name__}.{name} is compiled-only but used from Python"
+    assert checked >= 10
+
+
+def test_public_kernel_api_is_callable_from_python_directly():
+    from fastprop import kernels
+    for name in kernels.__all__:
+        function = getattr(kernels, name)
+        assert isinstance(function, CPUDispatcher)
+        assert not isinstance(function, jit.CompiledOnlyDispatcher), name
+
+
+def test_every_kernel_kind_is_compiled_without_cfunc_wrapper_and_cached():
+    seen = set()
+    for module in _modules():
+        if not module.__name__.startswith("fastprop.kernels"):
+            continue
+        for value in vars(module).values():
+            if isinstance(value, CPUDispatcher) and id(value) not in seen:
+                seen.add(id(value))
+                options = value.targetoptions
+                name = value.py_func.__qualname__
+                assert options.get("no_cfunc_wrapper"), name
+                # prange needs Numba's runtime; every other kernel is compiled without
+                assert options.get("_nrt", True) is options.get("parallel", False), name
+                assert value._cache.__class__.__name__ == "FunctionCache"
+                compiled_only = isinstance(value, jit.CompiledOnlyDispatcher)
+                assert options.get("no_cpython_wrapper", False) == compiled_only
+    assert len(seen) > 30
+
+
+@njit
+def _activate_compiled(out, z, start, rows, width, code):
+    activations.activate(out, z, start, rows, width, code)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_only_kernel_called_from_python_matches_compiled_call(dtype):
+    assert isinstance(activations.activate, jit.CompiledOnlyDispatcher)
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=24).astype(dtype) * 3
+    for code in ACTIVATIONS.values():
+        from_python = np.zeros_like(z)
+        from_compiled = np.zeros_like(z)
+        activations.activate(from_python, z, 4, 4, 5, code)
+        _activate_compiled(from_compiled, z, 4, 4, 5, code)
+        np.testing.assert_array_equal(from_python, from_compiled)
+        assert np.all(from_python[:4] == 0)      # outside the region: untouched
+    # the Python-side caller is built once, then reused; keywords work too
+    caller = jit.python_caller(activations.activate)
+    assert jit.python_caller(activations.activate) is caller
+    value = exp.expm1_nonpositive(x=dtype(-0.5))
+    assert value == pytest.approx(np.expm1(-0.5), rel=1e-6)
