@@ -34,7 +34,7 @@ def draw_dropout(A_buf, M_buf, start, count, rate, base, first):
         A[i] *= m
 
 
-@kernel
+@net_kernel
 def next_batch(net):
     """Advance the net's batch counter (which picks the dropout masks); return it."""
     net.rng[1] += np.uint64(1)
@@ -138,7 +138,7 @@ def backward(net, rows, scale, training):
     return cost
 
 
-@kernel
+@net_kernel
 def output_correct(net, rows):
     """After forward: correct predictions among the rows (losses.batch_correct)."""
     C = net.capacity
