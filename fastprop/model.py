@@ -5,6 +5,7 @@ import threading
 import numpy as np
 
 from . import codes
+from .buffers import aligned_zeros
 from .init import default_init, draw_weights, resolve_init
 from .kernels.network import (backward, copy_rows, evaluate_rows, forward, predict_into,
                               predict_rows)
@@ -88,7 +89,7 @@ class Model:
         init_seq, shuffle_seq = np.random.SeedSequence(self.seed).spawn(2)
         self._shuffle_rng = np.random.default_rng(shuffle_seq)
         n_params = param_count(self.layout)
-        self.params = np.zeros(n_params, self.dtype)
+        self.params = aligned_zeros(n_params, self.dtype)
         self.weights, self.biases = layer_views(self.params, self.layout)
         init_rng = np.random.default_rng(init_seq)
         for l, W in enumerate(self.weights):
@@ -174,8 +175,8 @@ class Model:
     def _scratch_net(self, rows):
         """A Net over this model's params with its own workspace, grads and dropout
         stream (a copy), so that inspecting the model changes nothing in it."""
-        return with_workspace(self._net._replace(grads=np.zeros_like(self.params),
-                                                 rng=self._net.rng.copy()), rows)
+        grads = aligned_zeros(self.params.shape, self.dtype)
+        return with_workspace(self._net._replace(grads=grads, rng=self._net.rng.copy()), rows)
 
     @_one_at_a_time
     def reserve(self, rows):
@@ -202,7 +203,7 @@ class Model:
         net = self._net
         hyper = optimizer.hyper()
         if optimizer is not self.optimizer:
-            state = np.zeros_like(net.opt_state)
+            state = aligned_zeros(net.opt_state.shape, net.opt_state.dtype)
             step = np.zeros(1, np.int64)
         else:
             state, step = net.opt_state, net.opt_step

@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .buffers import aligned_zeros
 from .codes import HYPER_SIZE, STATE_ROWS
 from .layout import N_OUT, workspace_width
 
@@ -45,11 +46,11 @@ def make_net(params, layout, act, loss, capacity, seed=0):
     dropout. Change those with `with_workspace` and `Net._replace`."""
     dtype = params.dtype
     n_layers = layout.shape[0]
-    net = Net(params=params, grads=np.zeros_like(params), layout=layout, act=act,
+    net = Net(params=params, grads=aligned_zeros(params.shape, params.dtype), layout=layout, act=act,
               loss=int(loss), capacity=0, blas_min=DEFAULT_BLAS_MIN,
               Z=None, A=None, E=None, Y=None,
               opt_code=0, opt_hyper=np.zeros(HYPER_SIZE, np.float64),
-              opt_state=np.zeros((STATE_ROWS, params.size), dtype),
+              opt_state=aligned_zeros((STATE_ROWS, params.size), dtype),
               opt_step=np.zeros(1, np.int64), l2=0.0,
               dropout=np.zeros(n_layers, np.float64), M=None,
               rng=np.array([seed, 0], np.uint64))
@@ -62,11 +63,11 @@ def with_workspace(net, capacity):
     n_out = int(net.layout[-1, N_OUT])
     dtype = net.params.dtype
     return net._replace(capacity=int(capacity),
-                        Z=np.zeros(capacity * width, dtype),
-                        A=np.zeros(capacity * width, dtype),
-                        E=np.zeros(capacity * width, dtype),
-                        M=np.zeros(capacity * width, dtype),
-                        Y=np.zeros(capacity * n_out, dtype))
+                        Z=aligned_zeros(capacity * width, dtype),
+                        A=aligned_zeros(capacity * width, dtype),
+                        E=aligned_zeros(capacity * width, dtype),
+                        M=aligned_zeros(capacity * width, dtype),
+                        Y=aligned_zeros(capacity * n_out, dtype))
 
 
 class Shards(NamedTuple):
@@ -107,8 +108,8 @@ def make_shards(net, batch_size):
     dtype = net.params.dtype
 
     def buf(w):
-        return np.zeros((n_shards, rows * w), dtype)
+        return aligned_zeros((n_shards, rows * w), dtype)
 
-    return Shards(rows=rows, grads=np.zeros((n_shards, net.params.size), dtype),
+    return Shards(rows=rows, grads=aligned_zeros((n_shards, net.params.size), dtype),
                   Z=buf(width), A=buf(width), E=buf(width), M=buf(width), Y=buf(n_out),
                   cost=np.zeros(n_shards), correct=np.zeros(n_shards))
