@@ -29,6 +29,7 @@ machine's real kernels, unset both for this command alone:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/compare.py
 """
 import argparse
+import gc
 import json
 import math
 import os
@@ -197,6 +198,11 @@ def measure(wl, names, n_threads, repeats, min_time, log, settle=0.3):
                 results[name] = {"error": f"{type(err).__name__}: {err}"}
                 log(f"  {name}: {results[name]['error']}")
         live = list(trainers)
+        # The peers' imports leave millions of objects for Python's cyclic collector: a
+        # full collection (0.1-0.25 s, measured) then lands in whichever round's
+        # allocations happen to trigger it, 7x a W1 round. Frozen, they are not scanned.
+        gc.collect()
+        gc.freeze()
         for r in range(repeats):
             order = live[r % len(live):] + live[:r % len(live)] if live else []
             for name in order:
@@ -212,6 +218,7 @@ def measure(wl, names, n_threads, repeats, min_time, log, settle=0.3):
                 dt = time.perf_counter() - t0
                 results[name]["times"].append(dt / inner)
                 results[name]["cpu_ratio"].append((self_cpu_s() - c0) / dt)
+        gc.unfreeze()
         peak = gemm_peak(n_threads) if wl.name == "W3" else None
     wall = time.perf_counter() - wall0
     others = None
@@ -410,7 +417,8 @@ def main(argv=None):
     print(f"- fastprop fit(n_threads=): {'passed' if fp_fit_threads else 'not in its signature; threads set by pinning only'}")
     print(f"- method: median of {args.repeats} timed rounds per framework after warm-up and "
           f"a {args.settle} s pause before each round (pool threads go idle), "
-          f"one calibration round, rounds interleaved across frameworks; a training round "
+          f"one calibration round, rounds interleaved across frameworks, objects alive before "
+          f"the rounds frozen out of Python's garbage collector (gc.freeze); a training round "
           f"is one epoch continuing from the previous one (first from the shared Glorot "
           f"weights); ×faster = peer time / fastprop time; cpu/wall = CPU seconds this "
           f"process used per wall second (≈ threads kept busy); spread = (max-min)/median "
