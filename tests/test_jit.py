@@ -86,3 +86,15 @@ def test_compiled_only_kernel_called_from_python_matches_compiled_call(dtype):
     assert jit.python_caller(activations.activate) is caller
     value = exp.expm1_nonpositive(x=dtype(-0.5))
     assert value == pytest.approx(np.expm1(-0.5), rel=1e-6)
+
+
+def test_a_kernel_with_a_default_or_star_parameter_is_refused_when_defined():
+    def with_default(out, scale=1.0):
+        out[0] = scale
+
+    def with_star(*arrays):
+        return arrays[0][0]
+
+    for function in (with_default, with_star):
+        with pytest.raises(TypeError, match="plain positional parameters"):
+            jit.kernel(function)
