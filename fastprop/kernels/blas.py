@@ -63,6 +63,9 @@ def gemm(out, a, b, out_start, a_start, b_start, m, k, n, transpose_a, transpose
         if transpose_b:
             trans, rows_b, cols_b = _TRANSPOSE, k, n
         else:
+            if out.itemsize == 4:
+                row_times_matrix(out, a, b, out_start, a_start, b_start, k, n, accumulate)
+                return
             trans, rows_b, cols_b = _NO, n, k
         if out.itemsize == 4:
             _xxgemv(115, trans, rows_b, cols_b, _at(_COEF32, 0), _at(b, b_start), rows_b,
@@ -82,3 +85,35 @@ def gemm(out, a, b, out_start, a_start, b_start, m, k, n, transpose_a, transpose
     else:
         _xxgemm(100, trans_b, trans_a, n, m, k, _at(_COEF64, 0), _at(b, b_start), ld_b,
                 _at(a, a_start), ld_a, _at(_COEF64, beta), _at(out, out_start), n)
+
+
+@kernel
+def row_times_matrix(out, a, b, out_start, a_start, b_start, k, n, accumulate):
+    """out (n,) [+]= a (k,) @ b (k, n), b row-major at b_start: gemm's one-row case for
+    float32, in place of OpenBLAS's sgemv. Eight rows of b per pass over out, so out is
+    read and written k/8 times rather than k; the products of each pass are summed as a
+    tree. Measured (aligned buffers, one thread): W4's two large layers 22.4 -> 20.3 us,
+    float32 shapes from 17x1000 to 4096x2048 1.0-1.25x sgemv's speed; in float64 this
+    loop was 0.87-0.94x dgemv's on most shapes, so float64 keeps dgemv."""
+    o = out[out_start:out_start + n]        # views from 0 (see activations.activate)
+    x = a[a_start:a_start + k]
+    if not accumulate:
+        zero = out.dtype.type(0.0)
+        for j in range(n):
+            o[j] = zero
+    i = 0
+    while i + 8 <= k:
+        x0, x1, x2, x3 = x[i], x[i + 1], x[i + 2], x[i + 3]
+        x4, x5, x6, x7 = x[i + 4], x[i + 5], x[i + 6], x[i + 7]
+        w = b[b_start + i * n:b_start + (i + 8) * n]
+        for j in range(n):
+            o[j] += (((x0 * w[j] + x1 * w[n + j]) + (x2 * w[2 * n + j] + x3 * w[3 * n + j]))
+                     + ((x4 * w[4 * n + j] + x5 * w[5 * n + j])
+                        + (x6 * w[6 * n + j] + x7 * w[7 * n + j])))
+        i += 8
+    while i < k:
+        x_i = x[i]
+        w = b[b_start + i * n:b_start + (i + 1) * n]
+        for j in range(n):
+            o[j] += x_i * w[j]
+        i += 1

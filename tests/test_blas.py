@@ -1,0 +1,66 @@
+"""kernels/blas.py's gemm on regions of flat buffers, against NumPy in float64: every
+transpose and accumulate combination, and the one-row case (float32: the hand-written
+row_times_matrix; float64: BLAS gemv) for row counts that are and are not multiples of
+its eight-row blocks."""
+import numpy as np
+import pytest
+from numba import njit
+
+from fastprop.kernels.blas import gemm
+
+TOL = {np.float32: 2e-6, np.float64: 1e-14}
+
+
+@njit
+def _gemm(out, a, b, out_start, a_start, b_start, m, k, n, ta, tb, acc):
+    gemm(out, a, b, out_start, a_start, b_start, m, k, n, ta, tb, acc)
+
+
+def _case(dtype, m, k, n, transpose_a, transpose_b, accumulate, seed):
+    rng = np.random.default_rng(seed)
+    op_a = rng.normal(size=(m, k))
+    op_b = rng.normal(size=(k, n))
+    stored_a = op_a.T if transpose_a else op_a
+    stored_b = op_b.T if transpose_b else op_b
+    # regions at odd offsets inside larger buffers, guards around them
+    a = rng.normal(size=stored_a.size + 11).astype(dtype)
+    b = rng.normal(size=stored_b.size + 13).astype(dtype)
+    out = rng.normal(size=m * n + 9).astype(dtype)
+    a[5:5 + stored_a.size] = stored_a.ravel()
+    b[7:7 + stored_b.size] = stored_b.ravel()
+    before = out.copy()
+    expected = op_a.astype(dtype).astype(np.float64) @ op_b.astype(dtype).astype(np.float64)
+    if accumulate:
+        expected += before[3:3 + m * n].reshape(m, n)
+    _gemm(out, a, b, 3, 5, 7, m, k, n, transpose_a, transpose_b, accumulate)
+    return out, before, expected
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", [1, 2, 5])
+@pytest.mark.parametrize("k", [1, 7, 8, 9, 16, 37])
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("transpose_b", [False, True])
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_gemm_matches_numpy(dtype, m, k, transpose_a, transpose_b, accumulate):
+    n = 19
+    out, before, expected = _case(dtype, m, k, n, transpose_a, transpose_b, accumulate,
+                                  seed=m * 1000 + k)
+    got = out[3:3 + m * n].reshape(m, n).astype(np.float64)
+    scale = np.abs(expected).max() + 1.0
+    assert np.max(np.abs(got - expected)) <= TOL[dtype] * scale * k
+    np.testing.assert_array_equal(out[:3], before[:3])           # outside: untouched
+    np.testing.assert_array_equal(out[3 + m * n:], before[3 + m * n:])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_row_product_of_non_finite_values_is_not_finite(dtype):
+    a = np.array([1.0, np.nan, 2.0] + [1.0] * 8, dtype)
+    b = np.ones(11 * 4, dtype)
+    b[3] = np.inf                              # row 0, column 3
+    out = np.zeros(4, dtype)
+    _gemm(out, a, b, 0, 0, 0, 1, 11, 4, False, False, False)
+    assert np.isnan(out).all()                 # the NaN reaches every column
+    a[1] = 1.0
+    _gemm(out, a, b, 0, 0, 0, 1, 11, 4, False, False, False)
+    assert out[3] == np.inf and np.isfinite(out[:3]).all()
