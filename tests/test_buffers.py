@@ -35,3 +35,15 @@ def test_model_buffers_are_aligned(dtype):
     for buf in buffers:
         assert buf.ctypes.data % ALIGNMENT == 0
     assert m.weights[0].ctypes.data == m.params.ctypes.data   # views, not copies
+
+
+def test_unpickled_and_loaded_models_are_aligned(tmp_path):
+    import pickle
+    m = fp.Model([300, 40, 3], loss="cross_entropy", dtype=np.float32, seed=1)
+    m.fit(np.ones((8, 300), np.float32), np.arange(8) % 3, epochs=1, optimizer=fp.Adam(),
+          verbose=0)
+    m.save(tmp_path / "m.npz")
+    for copy in (pickle.loads(pickle.dumps(m)), fp.load(tmp_path / "m.npz")):
+        np.testing.assert_array_equal(copy.params, m.params)
+        for buf in (copy.params, copy.net.grads, copy.net.opt_state, copy.net.A):
+            assert buf.ctypes.data % ALIGNMENT == 0
