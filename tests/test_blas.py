@@ -1,12 +1,15 @@
-"""kernels/blas.py's gemm on regions of flat buffers, against NumPy in float64: every
-transpose and accumulate combination, and the one-row case (float32: the hand-written
-row_times_matrix; float64: BLAS gemv) for row counts that are and are not multiples of
-its eight-row blocks."""
+"""kernels/blas.py on regions of flat buffers, against NumPy in float64: gemm for every
+transpose and accumulate combination and one row (BLAS gemv) or more, and
+row_times_matrix (one row times a matrix by eight-row blocks, what a one-sample float32
+predict uses) for row counts that are and are not multiples of its blocks."""
 import numpy as np
 import pytest
 from numba import njit
 
-from fastprop.kernels.blas import gemm
+import fastprop as fp
+from fastprop.kernels.blas import gemm, row_times_matrix
+
+from reference import forward as reference_forward
 
 TOL = {np.float32: 2e-6, np.float64: 1e-14}
 
@@ -64,3 +67,48 @@ def test_one_row_product_of_non_finite_values_is_not_finite(dtype):
     a[1] = 1.0
     _gemm(out, a, b, 0, 0, 0, 1, 11, 4, False, False, False)
     assert out[3] == np.inf and np.isfinite(out[:3]).all()
+
+
+@njit
+def _row_times_matrix(out, a, b, out_start, a_start, b_start, k, n, acc):
+    row_times_matrix(out, a, b, out_start, a_start, b_start, k, n, acc)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 7, 8, 9, 16, 37, 300])
+@pytest.mark.parametrize("n", [1, 5, 16, 33])
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_row_times_matrix_matches_numpy(dtype, k, n, accumulate):
+    rng = np.random.default_rng(k * 100 + n)
+    x = rng.normal(size=k)
+    W = rng.normal(size=(k, n))
+    a = rng.normal(size=k + 4).astype(dtype)
+    b = rng.normal(size=k * n + 6).astype(dtype)
+    out = rng.normal(size=n + 5).astype(dtype)
+    a[4:] = x
+    b[6:] = W.ravel()
+    before = out.copy()
+    expected = x.astype(dtype).astype(np.float64) @ W.astype(dtype).astype(np.float64)
+    if accumulate:
+        expected += before[2:2 + n]
+    _row_times_matrix(out, a, b, 2, 4, 6, k, n, accumulate)
+    scale = np.abs(expected).max() + 1.0
+    assert np.max(np.abs(out[2:2 + n] - expected)) <= TOL[dtype] * scale * k
+    np.testing.assert_array_equal(out[:2], before[:2])
+    np.testing.assert_array_equal(out[2 + n:], before[2 + n:])
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_one_sample_float32_predict_matches_the_reference(activation):
+    """A layer of 300 x 64 is above the BLAS threshold: one float32 sample goes through
+    row_times_matrix (network.predict_layer), several through gemm."""
+    model = fp.Model([300, 64, 3], activation=activation, loss="cross_entropy",
+                     dtype=np.float32, seed=3)
+    X = np.random.default_rng(4).normal(size=(5, 300)).astype(np.float32)
+    layers = [(W.astype(np.float64), b.astype(np.float64))
+              for W, b in zip(model.weights, model.biases)]
+    expected = reference_forward(layers, model.activations, X.astype(np.float64))[1][-1]
+    for row in range(5):
+        one = model.predict(X[row:row + 1])
+        np.testing.assert_allclose(one[0], expected[row], rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(X), expected, rtol=2e-5, atol=1e-6)

@@ -63,9 +63,6 @@ def gemm(out, a, b, out_start, a_start, b_start, m, k, n, transpose_a, transpose
         if transpose_b:
             trans, rows_b, cols_b = _TRANSPOSE, k, n
         else:
-            if out.itemsize == 4:
-                row_times_matrix(out, a, b, out_start, a_start, b_start, k, n, accumulate)
-                return
             trans, rows_b, cols_b = _NO, n, k
         if out.itemsize == 4:
             _xxgemv(115, trans, rows_b, cols_b, _at(_COEF32, 0), _at(b, b_start), rows_b,
@@ -89,12 +86,12 @@ def gemm(out, a, b, out_start, a_start, b_start, m, k, n, transpose_a, transpose
 
 @kernel
 def row_times_matrix(out, a, b, out_start, a_start, b_start, k, n, accumulate):
-    """out (n,) [+]= a (k,) @ b (k, n), b row-major at b_start: gemm's one-row case for
-    float32, in place of OpenBLAS's sgemv. Eight rows of b per pass over out, so out is
-    read and written k/8 times rather than k; the products of each pass are summed as a
-    tree. Measured (aligned buffers, one thread): W4's two large layers 22.4 -> 20.3 us,
-    float32 shapes from 17x1000 to 4096x2048 1.0-1.25x sgemv's speed; in float64 this
-    loop was 0.87-0.94x dgemv's on most shapes, so float64 keeps dgemv."""
+    """out (n,) [+]= a (k,) @ b (k, n), b row-major at b_start: for one float32 row, in
+    place of OpenBLAS's sgemv (network.predict_layer). Eight rows of b per pass over
+    out, so out is read and written k/8 times rather than k; the products of each pass
+    are summed as a tree. Measured (aligned buffers, one thread): W4's two large layers
+    22.4 -> 20.3 us, float32 shapes from 17x1000 to 4096x2048 1.0-1.25x sgemv's speed;
+    in float64 this loop was 0.87-0.94x dgemv's on most shapes, so float64 keeps dgemv."""
     o = out[out_start:out_start + n]        # views from 0 (see activations.activate)
     x = a[a_start:a_start + k]
     if not accumulate:
