@@ -28,6 +28,7 @@ _xxgemv = types.ExternalFunction("numba_xxgemv", types.intc(
     types.voidptr, types.voidptr, types.intp,         # alpha*, a*, lda
     types.voidptr, types.voidptr, types.voidptr))     # x*, beta*, y*
 
+
 @intrinsic
 def _at(typingctx, arr, start):
     """The address of arr[start] as void*, for BLAS to read or write from there.
@@ -85,19 +86,16 @@ def gemm(out, a, b, out_start, a_start, b_start, m, k, n, transpose_a, transpose
 
 
 @kernel
-def row_times_matrix(out, a, b, out_start, a_start, b_start, k, n, accumulate):
-    """out (n,) [+]= a (k,) @ b (k, n), b row-major at b_start: for one float32 row, in
-    place of OpenBLAS's sgemv (network.predict_layer). Eight rows of b per pass over
+def row_times_matrix(out, a, b, out_start, a_start, b_start, k, n):
+    """out (n,) += a (k,) @ b (k, n), b row-major at b_start: for one float32 row, in
+    place of OpenBLAS's sgemv (network.predict_layer, which starts out from the bias).
+    Eight rows of b per pass over
     out, so out is read and written k/8 times rather than k; the products of each pass
     are summed as a tree. Measured (aligned buffers, one thread): W4's two large layers
     22.4 -> 20.3 us, float32 shapes from 17x1000 to 4096x2048 1.0-1.25x sgemv's speed;
     in float64 this loop was 0.87-0.94x dgemv's on most shapes, so float64 keeps dgemv."""
     o = out[out_start:out_start + n]        # views from 0 (see activations.activate)
     x = a[a_start:a_start + k]
-    if not accumulate:
-        zero = out.dtype.type(0.0)
-        for j in range(n):
-            o[j] = zero
     i = 0
     while i + 8 <= k:
         x0, x1, x2, x3 = x[i], x[i + 1], x[i + 2], x[i + 3]

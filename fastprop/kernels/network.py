@@ -94,7 +94,7 @@ def predict_layer(Z, A, params, layout, act, C, blas_min, l, rows):
         for j in range(n_out):
             z[j] = b[j]
         row_times_matrix(Z, A, params, z_start, C * layout[l, IN_UNIT], layout[l, W_OFF],
-                         n_in, n_out, bool(True))     # bool(): see jit.py
+                         n_in, n_out)
         activate(A, Z, z_start, rows, n_out, act[l])
     else:
         layer_forward(Z, A, params, layout, act, C, blas_min, l, rows)
