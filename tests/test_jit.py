@@ -10,6 +10,7 @@ from numba import njit
 from numba.core.registry import CPUDispatcher
 
 import fastprop
+import fastprop as fp
 from fastprop.codes import ACTIVATIONS
 from fastprop.kernels import activations, exp, jit
 
@@ -98,3 +99,32 @@ def test_a_kernel_with_a_default_or_star_parameter_is_refused_when_defined():
     for function in (with_default, with_star):
         with pytest.raises(TypeError, match="plain positional parameters"):
             jit.kernel(function)
+
+
+def test_the_model_api_never_calls_a_compiled_only_kernel_from_python(monkeypatch):
+    """At run time, not only by the imports above: every Model method that reaches
+    compiled code, on each training path (layer by layer, row by row with fused SGD,
+    row by row with Adam, data-parallel shards)."""
+    def refuse(dispatcher):
+        raise AssertionError(f"{dispatcher.py_func.__qualname__} called from Python")
+
+    monkeypatch.setattr(jit, "python_caller", refuse)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 6))
+    y = rng.integers(0, 3, size=200)
+    big = fp.Model([6, 256, 3], loss="cross_entropy", dropout=0.1, seed=0)
+    big.fit(X, y, epochs=1, batch_size=128, optimizer=fp.Adam(), n_threads=2,
+            validation_split=0.2)
+    small = fp.Model([6, 4, 3], loss="cross_entropy", seed=0)
+    small.fit(X, y, epochs=1, batch_size=1, optimizer=fp.SGD(lr=0.01))
+    small.fit(X, y, epochs=1, batch_size=1, optimizer=fp.Adam())
+    small.fit(X, y, epochs=1, batch_size=16, optimizer=fp.Adam(), l2=1e-3)
+    for model in (big, small):
+        model.predict(X[:1])
+        model.predict(X, dropout=True)
+        model.predict_classes(X)
+        model.evaluate(X, y)
+        model.loss(X, y)
+        model.gradients(X[:8], y[:8])
+        model.trace(X[:4], y[:4])
+
