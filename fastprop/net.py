@@ -46,8 +46,8 @@ def make_net(params, layout, act, loss, capacity, seed=0):
     dropout. Change those with `with_workspace` and `Net._replace`."""
     dtype = params.dtype
     n_layers = layout.shape[0]
-    net = Net(params=params, grads=aligned_zeros(params.shape, params.dtype), layout=layout, act=act,
-              loss=int(loss), capacity=0, blas_min=DEFAULT_BLAS_MIN,
+    net = Net(params=params, grads=aligned_zeros(params.shape, dtype), layout=layout,
+              act=act, loss=int(loss), capacity=0, blas_min=DEFAULT_BLAS_MIN,
               Z=None, A=None, E=None, Y=None,
               opt_code=0, opt_hyper=np.zeros(HYPER_SIZE, np.float64),
               opt_state=aligned_zeros((STATE_ROWS, params.size), dtype),
