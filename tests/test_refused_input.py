@@ -228,3 +228,37 @@ def test_predict_refuses_input_that_overflows_the_model_dtype():
     Xb[1, 2] = 1e300
     with pytest.raises(ValueError, match=r"X must be finite; found inf at index \(1, 2\)"):
         model.predict(Xb)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_finds_any_non_finite_entry_and_accepts_overflowing_sums(dtype):
+    from fastprop.validation import all_finite
+    big = np.finfo(dtype).max
+    assert all_finite(np.zeros((0, 3), dtype))
+    assert all_finite(np.ones((5, 3), dtype))
+    # finite entries whose sum overflows to inf, or to inf - inf = nan
+    assert all_finite(np.full(4, big, dtype))
+    assert all_finite(np.array([big, big, -big, -big], dtype))
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in range(7):
+            a = np.ones(7, dtype)
+            a[where] = bad
+            assert not all_finite(a)
+            # strided views: entries 0, 2, 4, 6 and 1, 3, 5
+            assert all_finite(a[::2]) == (where % 2 == 1)
+            assert all_finite(a[1::2]) == (where % 2 == 0)
+        # with entries that overflow, before and after the bad one
+        assert not all_finite(np.array([big, bad, big], dtype))
+        assert not all_finite(np.array([-big, -big, bad], dtype))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_fit_refuses_non_finite_input_among_overflowing_values(bad):
+    # all_finite's sum overflows on such X; min and max decide
+    Xb = np.full((10, 4), 1e308)
+    Xb[6, 1] = bad
+    model = regressor()
+    params = model.params.copy()
+    with pytest.raises(ValueError, match=r"X must be finite; found .* at index \(6, 1\)"):
+        model.fit(Xb, np.ones(10), epochs=1)
+    assert np.array_equal(model.params, params)

@@ -19,6 +19,7 @@ the batch a row at a time (kernels/rowwise.py): the same bits as the layer-by-la
 path, less overhead per call. sgd_step on one such row (and no L2 penalty) also fuses
 the update into the backward pass (rowwise.sgd_row), with the same bits.
 """
+from . import compile_gc  # noqa: F401  (no full GC walks while kernels compile)
 from .jit import entry, kernel
 
 from ..layout import N_IN, N_OUT

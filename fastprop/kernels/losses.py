@@ -9,15 +9,14 @@ grouped into calls (kernels/rowwise.py takes one row per call).
 
 The shortcut E_L = y_hat - y is used only where it is exact: identity + mse,
 sigmoid + binary cross-entropy (both computed from the logits Z), softmax +
-cross-entropy. Every other pair uses the general product C'(y_hat) * f'(Z_L).
+cross-entropy. Every other pair uses the general product C'(y_hat) * f'(Z_L), whose
+second factor the caller applies (see output_error).
 """
 import math
 
 from .jit import kernel, net_kernel
 
-from ..codes import (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, HUBER_DELTA, IDENTITY, MAE,
-                     MSE, SOFTMAX)
-from .activations import mul_activation_grad
+from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, HUBER_DELTA, MAE, MSE, SOFTMAX
 
 
 @kernel
@@ -121,12 +120,20 @@ def batch_cost(Z_buf, A_buf, Y, start, rows, width, loss):
 
 @kernel
 def output_error(E_buf, Z_buf, A_buf, Y, start, rows, width, act, loss, scale):
-    """E[region] = scale * dC/dZ_L per sample; returns the rows' summed cost (float64).
+    """E[region] = scale * dC/dZ_L per sample, but for the factor f'(Z_L) of an
+    elementwise output activation under a regression loss, which the caller applies
+    (activations.mul_activation_grad, as for the hidden layers; a no-op for the identity
+    and softmax): for cross-entropy (softmax output) and binary cross-entropy (sigmoid
+    output) E_L = scale * (y_hat - y), the exact shortcut; for a regression loss
+    scale * C'(y_hat), times softmax's Jacobian for a softmax output. Returns the rows'
+    summed cost (float64).
 
     scale = 1 gives the per-sample errors of the textbook; scale = 1/n gives the
     errors whose backpropagation yields the gradient of the mean cost.
     The cost is summed in the pass that writes E (in batch_cost's order, so the same
-    float64 sum): one pass over the outputs, not two.
+    float64 sum): one pass over the outputs, not two. (Calling mul_activation_grad from
+    here linked it into this kernel's own compiled code as well: a cold start compiled
+    it once more.)
     """
     count = rows * width
     dt = Z_buf.dtype.type
@@ -151,20 +158,12 @@ def output_error(E_buf, Z_buf, A_buf, Y, start, rows, width, act, loss, scale):
                 E[j] = s * (A[j] - Y[j])
                 row += _binary_cross_entropy(Z[j], Y[j])
             total += row
-    elif act == IDENTITY:    # f' = 1: E = scale * C'(y_hat) (the rounding of slope * s)
+    else:    # E = scale * C'(y_hat) (the rounding of slope * s)
         for r in range(rows):
             row = 0.0
             for j in range(r * width, (r + 1) * width):
                 d = A[j] - Y[j]
                 E[j] = dt(_regression_slope(loss, d)) * s
-                row += _regression_cost(loss, d)
-            total += row
-    else:
-        for r in range(rows):
-            row = 0.0
-            for j in range(r * width, (r + 1) * width):
-                d = A[j] - Y[j]
-                E[j] = _regression_slope(loss, d)
                 row += _regression_cost(loss, d)
             total += row
         if act == SOFTMAX:   # E = J^T g with J = diag(p) - p p^T
@@ -175,10 +174,6 @@ def output_error(E_buf, Z_buf, A_buf, Y, start, rows, width, act, loss, scale):
                     dot += E[j] * A[j]
                 for j in range(row, row + width):
                     E[j] = A[j] * (E[j] - dot)
-        else:
-            mul_activation_grad(E_buf, Z_buf, A_buf, start, count, act, 1.0)
-        for r in range(count):
-            E[r] *= s
     return total
 
 

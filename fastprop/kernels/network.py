@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY
 from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
 from .activations import activate, mul_activation_grad
 from .blas import row_times_matrix
@@ -132,8 +133,13 @@ def backward(net, rows, scale, training):
     """
     C = net.capacity
     last = net.layout.shape[0] - 1
-    cost = output_error(net.E, net.Z, net.A, net.Y, C * net.layout[last, OUT_UNIT], rows,
-                        net.layout[last, N_OUT], net.act[last], net.loss, scale)
+    out_start = C * net.layout[last, OUT_UNIT]
+    n_y = net.layout[last, N_OUT]
+    cost = output_error(net.E, net.Z, net.A, net.Y, out_start, rows, n_y, net.act[last],
+                        net.loss, scale)
+    if net.loss != CROSS_ENTROPY and net.loss != BINARY_CROSS_ENTROPY:
+        # E_L = C'(y_hat) * f'(Z_L): output_error wrote the first factor
+        mul_activation_grad(net.E, net.Z, net.A, out_start, rows * n_y, net.act[last], 1.0)
     for l in range(last, -1, -1):
         n_in = net.layout[l, N_IN]
         n_out = net.layout[l, N_OUT]

@@ -170,7 +170,7 @@ def forward_error_row(params, Z, A, E, T, layout, act, C, loss, scale):
     cost = 0.0
     correct = 0.0
     classifier = loss == CROSS_ENTROPY or loss == BINARY_CROSS_ENTROPY
-    if act[last] == IDENTITY and not classifier:   # output_error's identity branch
+    if act[last] == IDENTITY and not classifier:   # output_error's regression branch
         dt = params.dtype.type
         s = dt(scale)
         e = E[out_start:out_start + n_y]
@@ -184,6 +184,8 @@ def forward_error_row(params, Z, A, E, T, layout, act, C, loss, scale):
         cost = output_error(E, Z, A, T, out_start, int(1), n_y, act[last], loss, scale)
         if classifier:
             correct = batch_correct(Z, A, T, out_start, int(1), n_y, loss)
+        else:   # C'(y_hat) * f'(z), as network.backward
+            mul_activation_grad(E, Z, A, out_start, n_y, act[last], 1.0)
     return cost, correct
 
 
