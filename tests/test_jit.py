@@ -128,3 +128,23 @@ def test_the_model_api_never_calls_a_compiled_only_kernel_from_python(monkeypatc
         model.gradients(X[:8], y[:8])
         model.trace(X[:4], y[:4])
 
+
+
+def test_no_kernel_calls_the_min_or_max_builtins():
+    """See jit.py: each argument-type combination of min()/max() compiles a function of
+    its own in a cold start; kernels write the conditional expression instead."""
+    import inspect
+    import io
+    import tokenize
+    checked = 0
+    for module in _modules():
+        if not module.__name__.startswith("fastprop.kernels"):
+            continue
+        source = inspect.getsource(module)
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+        for token, following in zip(tokens, tokens[1:]):
+            if token.type == tokenize.NAME and token.string in ("min", "max"):
+                assert following.string != "(", \
+                    f"{module.__name__} line {token.start[0]}: {token.line.strip()}"
+        checked += 1
+    assert checked >= 10

@@ -64,7 +64,7 @@ def activate(A_buf, Z_buf, start, rows, width, code):
         for i in range(count):
             z = Z[i]
             # min(z, 0): expm1_nonpositive is evaluated on every lane before the select
-            A[i] = z if z > zero else alpha * expm1_nonpositive(min(z, zero))
+            A[i] = z if z > zero else alpha * expm1_nonpositive(zero if zero < z else z)
     elif code == SIGMOID:
         for i in range(count):
             A[i] = sigmoid(Z[i])
@@ -92,7 +92,7 @@ def activate(A_buf, Z_buf, start, rows, width, code):
             row = r * width
             m = Z[row]
             for j in range(row + 1, row + width):
-                m = max(m, Z[j])
+                m = Z[j] if Z[j] > m else m      # max(m, Z[j]) (see jit.py)
             for j in range(row, row + width):
                 A[j] = Z[j] - m
         for i in range(count):

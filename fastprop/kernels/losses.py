@@ -42,7 +42,9 @@ def _regression_slope(loss, d):
         return d
     if loss == MAE:
         return 1.0 if d > 0.0 else (-1.0 if d < 0.0 else 0.0)
-    return min(max(d, -HUBER_DELTA), HUBER_DELTA)   # HUBER
+    # HUBER: d clipped to +-delta, min(max(d, -delta), delta) (see jit.py)
+    at_least = -HUBER_DELTA if d < -HUBER_DELTA else d
+    return HUBER_DELTA if at_least > HUBER_DELTA else at_least
 
 
 @kernel
@@ -50,7 +52,7 @@ def _logsumexp(z):
     """log(sum(exp(z))) of a row z, in float64, shifted by its maximum: no overflow."""
     m = z[0]
     for j in range(1, z.size):
-        m = max(m, z[j])
+        m = z[j] if z[j] > m else m      # max(m, z[j]) (see jit.py)
     total = 0.0
     for j in range(z.size):
         total += math.exp(float(z[j] - m))
@@ -91,7 +93,8 @@ def _cross_entropy_from_logits(z, y):
 def _binary_cross_entropy(z, y):
     """Binary cross-entropy of one output from its logit z, in float64."""
     z = float(z)
-    return max(z, 0.0) - z * float(y) + math.log1p(math.exp(-abs(z)))
+    positive_part = 0.0 if z < 0.0 else z     # max(z, 0.0) (see jit.py)
+    return positive_part - z * float(y) + math.log1p(math.exp(-abs(z)))
 
 
 @kernel

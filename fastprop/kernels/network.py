@@ -212,7 +212,7 @@ def predict_into(out, net, X, training):
     n_out = net.layout[last, N_OUT]
     a_out = C * net.layout[last, OUT_UNIT]
     for first in range(0, n, C):
-        rows = min(C, n - first)
+        rows = n - first if n - first < C else C     # min() (see jit.py)
         copy_rows(net.A, X, first, rows)
         forward(net, rows, training)
         for r in range(rows):
@@ -235,7 +235,7 @@ def predict_rows(out, X, params, layout, act, Z, A, C, blas_min):
     width = X.shape[1]
     non_finite = 0
     for first in range(0, n, C):
-        rows = min(C, n - first)
+        rows = n - first if n - first < C else C     # min() (see jit.py)
         copy_rows(A, X, first, rows)
         for i in range(rows * width):
             if not math.isfinite(A[i]):
@@ -260,7 +260,7 @@ def evaluate_rows(net, X, Y, training):
     cost = 0.0
     correct = 0.0
     for first in range(0, n, C):
-        rows = min(C, n - first)
+        rows = n - first if n - first < C else C     # min() (see jit.py)
         copy_rows(net.A, X, first, rows)
         copy_rows(net.Y, Y, first, rows)
         forward(net, rows, training)

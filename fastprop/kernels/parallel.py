@@ -21,7 +21,7 @@ def train_shard(net, shards, s, X, Y, order, first, rows, batch):
     """Forward and backward of shard s of the batch order[first:first+rows] into the
     shard's own buffers; its cost and correct count go to shards.cost/correct[s]."""
     lo = s * shards.rows
-    r = min(shards.rows, rows - lo)
+    r = rows - lo if rows - lo < shards.rows else shards.rows     # min() (see jit.py)
     # shard 0 writes its gradient straight into net.grads; the others are added to it
     grads = net.grads if s == 0 else shards.grads[s]
     shard = Net(net.params, grads, net.layout, net.act, net.loss, shards.rows,
@@ -55,7 +55,7 @@ def train_batches_sharded(net, shards, X, Y, order, batch_size, first_batch, sto
     correct = 0.0
     for b in range(first_batch, stop_batch):
         first = b * batch_size
-        rows = min(batch_size, n - first)
+        rows = n - first if n - first < batch_size else batch_size     # min() (see jit.py)
         batch = next_batch(net)
         used = -(-rows // shards.rows)
         for s in prange(used):
@@ -67,15 +67,17 @@ def train_batches_sharded(net, shards, X, Y, order, batch_size, first_batch, sto
         if not math.isfinite(cost):
             return total, correct, b
         for blk in prange(n_blocks):
+            hi = (blk + 1) * PARAM_BLOCK
             sum_shard_gradients(net, shards, used, blk * PARAM_BLOCK,
-                                min((blk + 1) * PARAM_BLOCK, n_params))
+                                hi if hi < n_params else n_params)     # min() (see jit.py)
         if net.l2 != 0.0:      # skipped without a penalty (see network.backward)
             cost += rows * l2_penalty(net, bool(True))     # bool(): see jit.py
         net.opt_step[0] += 1
         t = net.opt_step[0]
         for blk in prange(n_blocks):
+            hi = (blk + 1) * PARAM_BLOCK
             optimizer_update_range(net.params, net.grads, net.opt_state, net.opt_hyper, t,
                                    net.opt_code, blk * PARAM_BLOCK,
-                                   min((blk + 1) * PARAM_BLOCK, n_params))
+                                   hi if hi < n_params else n_params)     # min()
         total += cost
     return total, correct, -1

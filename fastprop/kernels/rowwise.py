@@ -261,7 +261,7 @@ def train_batches_rowwise(net, X, Y, order, batch_size, first_batch, stop_batch)
     correct = 0.0
     for b in range(first_batch, stop_batch):
         first = b * batch_size
-        rows = min(batch_size, n - first)
+        rows = n - first if n - first < batch_size else batch_size     # min() (see jit.py)
         net.rng[1] += np.uint64(1)      # the batch counter advances as in train_batches
         scale = 1.0 / rows
         cost = 0.0

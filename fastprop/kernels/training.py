@@ -25,7 +25,7 @@ def train_batches(net, X, Y, order, batch_size, first_batch, stop_batch):
     correct = 0.0
     for b in range(first_batch, stop_batch):
         first = b * batch_size
-        rows = min(batch_size, n - first)
+        rows = n - first if n - first < batch_size else batch_size     # min() (see jit.py)
         load_batch(net, X, Y, order, first, rows)
         # bool(), int(): see jit.py
         forward_rows(net, rows, bool(True), next_batch(net), int(0))
