@@ -138,7 +138,7 @@ def backward(net, rows, scale, training):
     cost = output_error(net.E, net.Z, net.A, net.Y, out_start, rows, n_y, net.act[last],
                         net.loss, scale)
     if net.loss != CROSS_ENTROPY and net.loss != BINARY_CROSS_ENTROPY:
-        # E_L = C'(y_hat) * f'(Z_L): output_error wrote the first factor
+        # E_L = C'(y_hat) * f'(Z_L): output_error wrote scale * C'(y_hat)
         mul_activation_grad(net.E, net.Z, net.A, out_start, rows * n_y, net.act[last], 1.0)
     for l in range(last, -1, -1):
         n_in = net.layout[l, N_IN]
