@@ -19,6 +19,8 @@ the batch a row at a time (kernels/rowwise.py): the same bits as the layer-by-la
 path, less overhead per call. sgd_step on one such row (and no L2 penalty) also fuses
 the update into the backward pass (rowwise.sgd_row), with the same bits.
 """
+import numpy as np
+
 from . import compile_gc  # noqa: F401  (no full GC walks while kernels compile)
 from .jit import entry, kernel
 
@@ -57,7 +59,7 @@ def predict(net, X, out):
     if out.ndim != 2 or out.shape[0] != X.shape[0] or \
             out.shape[1] != net.layout[last, N_OUT]:
         raise ValueError("out must be 2-D (rows of X, n_out)")
-    predict_into(out, net, X, bool(False))     # bool(), int(): see kernels/jit.py
+    predict_into(out, net, X, bool(False))     # bool(), np.int64(): see kernels/jit.py
 
 
 @entry
@@ -76,8 +78,8 @@ def loss_and_gradients(net, X, Y):
     rows = X.shape[0]
     if rowwise_suits(net, rows):    # small layers, no dropout: the same bits, row by row,
         return batch_gradient(net, X, Y) / rows     # with less overhead (rowwise.py)
-    copy_rows(net.A, X, int(0), rows)
-    copy_rows(net.Y, Y, int(0), rows)
+    copy_rows(net.A, X, np.int64(0), rows)
+    copy_rows(net.Y, Y, np.int64(0), rows)
     forward(net, rows, bool(True))
     return backward(net, rows, 1.0 / rows, bool(True)) / rows
 

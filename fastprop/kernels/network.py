@@ -48,7 +48,7 @@ def forward(net, rows, training):
     """Z_l = A_{l-1} @ W_l + b_l and A_l = f_l(Z_l) for every layer, A_0 = the input;
     with `training`, A_l of hidden layers then goes through dropout (a new mask)."""
     batch = next_batch(net) if training else np.uint64(0)
-    forward_rows(net, rows, training, batch, int(0))    # int(): see jit.py
+    forward_rows(net, rows, training, batch, np.int64(0))    # np.int64(): see jit.py
 
 
 @net_kernel

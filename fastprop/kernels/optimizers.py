@@ -22,6 +22,8 @@ subnormal). Flushed, such a moment differs from the IEEE value by less than 1.2e
 """
 import math
 
+import numpy as np
+
 from .jit import kernel
 
 from ..codes import ADADELTA, ADAGRAD, ADAM, ADAMW, RMSPROP, SGD
@@ -31,8 +33,8 @@ from ..codes import ADADELTA, ADAGRAD, ADAM, ADAMW, RMSPROP, SGD
 def optimizer_update(params, grads, state, hyper, step, code):
     """One update of every parameter by the optimizer `code`; step[0] += 1."""
     step[0] += 1
-    optimizer_update_range(params, grads, state, hyper, step[0], code, int(0),
-                           params.size)    # int(): see jit.py
+    optimizer_update_range(params, grads, state, hyper, step[0], code, np.int64(0),
+                           params.size)    # np.int64(): see jit.py
 
 
 @kernel

@@ -65,7 +65,7 @@ def forward_row(Z, A, params, layout, act, C):
     for l in range(layout.shape[0]):
         n_in, n_out, w_off, b_off, z_start, a_start = _layer(layout, l, C)
         if n_in > 1:
-            dense_forward_loops(Z, A, params, z_start, a_start, w_off, b_off, int(1),
+            dense_forward_loops(Z, A, params, z_start, a_start, w_off, b_off, np.int64(1),
                                 n_in - 1, n_out)
         # z_j = (the sum so far, or b_j for a single input) + a_last w_last,j
         partial = Z[z_start:z_start + n_out] if n_in > 1 else params[b_off:b_off + n_out]
@@ -87,7 +87,7 @@ def forward_row(Z, A, params, layout, act, C):
         else:
             for j in range(n_out):
                 z[j] = partial[j] + a_last * w[j]
-            activate(A, Z, z_start, int(1), n_out, code)   # int(): see jit.py
+            activate(A, Z, z_start, np.int64(1), n_out, code)   # np.int64(): see jit.py
 
 
 @net_kernel
@@ -181,9 +181,9 @@ def forward_error_row(params, Z, A, E, T, layout, act, C, loss, scale):
             e[j] = dt(_regression_slope(loss, d)) * s
             cost += _regression_cost(loss, d)
     else:
-        cost = output_error(E, Z, A, T, out_start, int(1), n_y, act[last], loss, scale)
+        cost = output_error(E, Z, A, T, out_start, np.int64(1), n_y, act[last], loss, scale)
         if classifier:
-            correct = batch_correct(Z, A, T, out_start, int(1), n_y, loss)
+            correct = batch_correct(Z, A, T, out_start, np.int64(1), n_y, loss)
         else:   # C'(y_hat) * f'(z), as network.backward
             mul_activation_grad(E, Z, A, out_start, n_y, act[last], 1.0)
     return cost, correct
@@ -281,7 +281,7 @@ def train_batches_rowwise(net, X, Y, order, batch_size, first_batch, stop_batch)
             return total, correct, b
         net.opt_step[0] += 1
         optimizer_update_range(params, grads, net.opt_state, net.opt_hyper,
-                               net.opt_step[0], net.opt_code, int(0), params.size)
+                               net.opt_step[0], net.opt_code, np.int64(0), params.size)
         total += cost
     return total, correct, -1
 

@@ -1,6 +1,8 @@
 """The training loop itself: mini-batch steps run back to back in compiled code."""
 import math
 
+import numpy as np
+
 from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY
 from .jit import entry
 from .network import backward, forward_rows, load_batch, next_batch, output_correct
@@ -27,8 +29,8 @@ def train_batches(net, X, Y, order, batch_size, first_batch, stop_batch):
         first = b * batch_size
         rows = n - first if n - first < batch_size else batch_size     # min() (see jit.py)
         load_batch(net, X, Y, order, first, rows)
-        # bool(), int(): see jit.py
-        forward_rows(net, rows, bool(True), next_batch(net), int(0))
+        # bool(), np.int64(): see jit.py
+        forward_rows(net, rows, bool(True), next_batch(net), np.int64(0))
         cost = backward(net, rows, 1.0 / rows, bool(True))
         if not math.isfinite(cost):
             return total, correct, b
@@ -36,6 +38,6 @@ def train_batches(net, X, Y, order, batch_size, first_batch, stop_batch):
             correct += output_correct(net, rows)
         net.opt_step[0] += 1
         optimizer_update_range(net.params, net.grads, net.opt_state, net.opt_hyper,
-                               net.opt_step[0], net.opt_code, int(0), net.params.size)
+                               net.opt_step[0], net.opt_code, np.int64(0), net.params.size)
         total += cost
     return total, correct, -1
