@@ -44,7 +44,8 @@ def thresholds():
     yield listener
     event.unregister("numba:compile", listener)
     assert gc.get_threshold() == before
-    assert compile_gc.pause.depth == 0 and compile_gc.pause.saved is None
+    assert compile_gc.pause.depth == 0 and compile_gc.pause.paused_at is None
+    assert compile_gc.pause.saved is None
 
 
 def test_full_collections_paused_during_a_fastprop_compile_and_its_callees(thresholds):
@@ -61,6 +62,22 @@ def test_other_compiles_are_left_alone(thresholds):
     for module in ("fastprop_other", "mypackage.fastprop", "__main__"):
         assert _function(module, "return inner(x) + 1")(3) == 7
     assert {threshold for _, threshold in thresholds.seen} == {usual[2]}
+
+
+def test_paused_for_fastprop_kernels_compiled_inside_a_users_function(thresholds):
+    """A user's @njit function calling fastprop's kernels: the pause covers fastprop's
+    part of the compile, from its start to its end, and nothing else."""
+    usual = gc.get_threshold()
+    kernel = _function("fastprop.probe", "return inner(x) + 1")
+    namespace = {"kernel": kernel}
+    exec("def users(x):\n    return kernel(x) * 10\n", namespace)
+    users = namespace["users"]
+    users.__module__ = "mypackage.model"
+    assert njit(users)(3) == 70
+    assert thresholds.seen == [("users", usual[2]),
+                               ("outer", compile_gc._NO_FULL_COLLECTION),
+                               ("inner", compile_gc._NO_FULL_COLLECTION)]
+    assert gc.get_threshold() == usual
 
 
 def test_thresholds_restored_when_a_compile_fails(thresholds):
