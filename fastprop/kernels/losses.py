@@ -48,6 +48,14 @@ def _regression_slope(loss, d):
 
 
 @kernel
+def regression_error(loss, y_hat, y, scale):
+    """(scale * C'(y_hat), C) of one output under a regression loss: the error in
+    y_hat's dtype (the rounding of slope * scale), the cost in float64."""
+    d = y_hat - y
+    return type(y_hat)(_regression_slope(loss, d)) * scale, _regression_cost(loss, d)
+
+
+@kernel
 def _logsumexp(z):
     """log(sum(exp(z))) of a row z, in float64, shifted by its maximum: no overflow."""
     m = z[0]
@@ -165,9 +173,8 @@ def output_error(E_buf, Z_buf, A_buf, Y, start, rows, width, act, loss, scale):
         for r in range(rows):
             row = 0.0
             for j in range(r * width, (r + 1) * width):
-                d = A[j] - Y[j]
-                E[j] = dt(_regression_slope(loss, d)) * s
-                row += _regression_cost(loss, d)
+                E[j], cost = regression_error(loss, A[j], Y[j], s)
+                row += cost
             total += row
         if act == SOFTMAX:   # E = J^T g with J = diag(p) - p p^T
             for r in range(rows):

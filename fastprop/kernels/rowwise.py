@@ -29,30 +29,15 @@ import math
 import numpy as np
 
 from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, IDENTITY, RELU, SGD
-from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
+from ..layout import N_IN, N_OUT, OUT_UNIT
 from .activations import activate, mul_activation_grad
 from .dense import dense_forward_loops
 from .jit import entry, kernel, net_kernel
-from .losses import _regression_cost, _regression_slope, batch_correct, output_error
+from .losses import batch_correct, output_error, regression_error
+from .narrow import narrow_suits, train_online_sgd_narrow
 from .network import l2_penalty
 from .optimizers import optimizer_update_range
-
-
-@net_kernel
-def _fields(net):
-    """The Net's fields a trainer's step loop uses, taken apart once, so that the loop
-    passes no Net around: params, grads, layout, act, Z, A, E, the target buffer T,
-    the capacity C and the loss code."""
-    return (net.params, net.grads, net.layout, net.act, net.Z, net.A, net.E, net.Y,
-            net.capacity, net.loss)
-
-
-@net_kernel
-def _layer(layout, l, C):
-    """Layer l's widths, parameter offsets, and output and input region offsets in a
-    workspace of C rows."""
-    return (layout[l, N_IN], layout[l, N_OUT], layout[l, W_OFF], layout[l, B_OFF],
-            C * layout[l, OUT_UNIT], C * layout[l, IN_UNIT])
+from .row_fields import layer_geometry, trainer_fields
 
 
 @net_kernel
@@ -63,7 +48,7 @@ def forward_row(Z, A, params, layout, act, C):
     ReLU or the identity (the same sums, one pass over the layer fewer)."""
     zero = params.dtype.type(0.0)
     for l in range(layout.shape[0]):
-        n_in, n_out, w_off, b_off, z_start, a_start = _layer(layout, l, C)
+        n_in, n_out, w_off, b_off, z_start, a_start = layer_geometry(layout, l, C)
         if n_in > 1:
             dense_forward_loops(Z, A, params, z_start, a_start, w_off, b_off, np.int64(1),
                                 n_in - 1, n_out)
@@ -96,7 +81,7 @@ def error_down(E, Z, A, params, layout, act, C, l):
     (ReLU's f' is a separate pass: applied as each sum is made, 8-16-1 and 4-32-32-1
     steps were 12-15% slower.)"""
     zero = params.dtype.type(0.0)
-    n_in, n_out, w_off, _, e_start, p_start = _layer(layout, l, C)
+    n_in, n_out, w_off, _, e_start, p_start = layer_geometry(layout, l, C)
     e = E[e_start:e_start + n_out]
     e_prev = E[p_start:p_start + n_in]
     z_prev = Z[p_start:p_start + n_in]
@@ -128,7 +113,7 @@ def backward_row(grads, E, Z, A, params, layout, act, C, first_row, sgd, lr, wd)
     parameters (W1, 1-2-1: 45 -> 40 ns per step)."""
     zero = params.dtype.type(0.0)
     for l in range(layout.shape[0] - 1, -1, -1):
-        n_in, n_out, w_off, b_off, z_start, a_start = _layer(layout, l, C)
+        n_in, n_out, w_off, b_off, z_start, a_start = layer_geometry(layout, l, C)
         if l > 0:
             error_down(E, Z, A, params, layout, act, C, l)
         e = E[z_start:z_start + n_out]
@@ -177,9 +162,8 @@ def forward_error_row(params, Z, A, E, T, layout, act, C, loss, scale):
         y_hat = A[out_start:out_start + n_y]
         t = T[0:n_y]
         for j in range(n_y):
-            d = y_hat[j] - t[j]
-            e[j] = dt(_regression_slope(loss, d)) * s
-            cost += _regression_cost(loss, d)
+            e[j], cost_j = regression_error(loss, y_hat[j], t[j], s)
+            cost += cost_j
     else:
         cost = output_error(E, Z, A, T, out_start, np.int64(1), n_y, act[last], loss, scale)
         if classifier:
@@ -216,7 +200,7 @@ def train_online_sgd(net, X, Y, order, first_batch, stop_batch):
     walk over the parameters. Same results, bit for bit (tests/test_rowwise.py)."""
     n_x = X.shape[1]
     n_y = Y.shape[1]
-    params, grads, layout, act, Z, A, E, T, C, loss = _fields(net)
+    params, grads, layout, act, Z, A, E, T, C, loss = trainer_fields(net)
     dt = params.dtype.type
     lr = dt(net.opt_hyper[0])
     wd = dt(net.opt_hyper[3])
@@ -250,11 +234,13 @@ def train_batches_rowwise(net, X, Y, order, batch_size, first_batch, stop_batch)
     """training.train_batches for a network without dropout whose every layer uses
     dense.py's loops for batches of batch_size rows: same arguments, same results."""
     if online_sgd_suits(net, batch_size):
+        if narrow_suits(net):    # values kept in registers (narrow.py)
+            return train_online_sgd_narrow(net, X, Y, order, first_batch, stop_batch)
         return train_online_sgd(net, X, Y, order, first_batch, stop_batch)
     n = X.shape[0]
     n_x = X.shape[1]
     n_y = Y.shape[1]
-    params, grads, layout, act, Z, A, E, T, C, loss = _fields(net)
+    params, grads, layout, act, Z, A, E, T, C, loss = trainer_fields(net)
     x = A[0:n_x]
     t = T[0:n_y]
     total = 0.0

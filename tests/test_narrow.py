@@ -1,0 +1,135 @@
+"""The narrow-network trainer (kernels/narrow.py: values in registers) gives the bits
+of train_batches and of rowwise.train_online_sgd, every bit (zeros' signs included),
+and fit uses it exactly where it suits."""
+import numpy as np
+import pytest
+
+import fastprop as fp
+from fastprop.kernels.narrow import WIDTH, narrow_suits, train_online_sgd_narrow
+from fastprop.kernels.rowwise import train_online_sgd
+from fastprop.kernels.training import train_batches
+
+from helpers import make_case
+
+SIZES = [[1, 2, 1], [2, 2, 1], [3, 4, 2], [4, 4, 4], [1, 3, 2, 4, 1], [4, 1, 4],
+         [2, 4], [3, 1]]
+
+
+def bits(a):
+    """The array's raw bits, so that -0.0 and +0.0 (and NaN payloads) differ."""
+    return a.view(np.uint32 if a.dtype == np.float32 else np.uint64).copy()
+
+
+def triplets(hidden, loss, sizes, n, dtype, weight_decay, seed=3):
+    """Three identical bound models (narrow, rowwise, general trainers) and the data."""
+    models = []
+    for _ in range(3):
+        model, X, y, _ = make_case(hidden, loss, "identity", sizes, n, dtype=dtype,
+                                   seed=seed)
+        model.set_optimizer(fp.SGD(0.05, weight_decay=weight_decay))
+        model.reserve(1)
+        models.append(model)
+    X, Y = models[0]._data(X, y)
+    return models, X, Y
+
+
+def run_three(models, X, Y, order):
+    n = X.shape[0]
+    narrow = train_online_sgd_narrow(models[0]._net, X, Y, order, 0, n)
+    rowwise = train_online_sgd(models[1]._net, X, Y, order, 0, n)
+    general = train_batches(models[2]._net, X, Y, order, 1, 0, n)
+    return narrow, rowwise, general
+
+
+def assert_same_bits(models):
+    first = models[0]._net
+    for model in models[1:]:
+        net = model._net
+        assert np.array_equal(bits(first.params), bits(net.params))
+        assert np.array_equal(bits(first.grads), bits(net.grads))
+        assert first.opt_step[0] == net.opt_step[0]
+        assert np.array_equal(first.rng, net.rng)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sizes", SIZES, ids=str)
+@pytest.mark.parametrize("hidden", ["relu", "identity"])
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber"])
+def test_same_bits_as_rowwise_and_train_batches(dtype, sizes, hidden, loss):
+    for weight_decay in (0.0, 1e-2):
+        models, X, Y = triplets(hidden, loss, sizes, 40, dtype, weight_decay)
+        assert narrow_suits(models[0]._net)
+        order = np.random.default_rng(1).permutation(40).astype(np.int64)
+        narrow, rowwise, general = run_three(models, X, Y, order)
+        assert narrow == rowwise == general
+        assert_same_bits(models)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zero_signs_as_the_general_path(dtype):
+    # zero weights and inputs, zero targets: products and sums of signed zeros all
+    # the way through (the narrow path drops two additions of +0, see narrow.py)
+    models, X, Y = triplets("relu", "mse", [3, 4, 2], 24, dtype, 1e-2)
+    for model in models:
+        model.params[::3] = 0.0
+        model.params[1::5] = -0.0
+    X[::2] = 0.0
+    X[1::4] = -0.0
+    Y[::3] = 0.0
+    order = np.arange(24, dtype=np.int64)
+    narrow, rowwise, general = run_three(models, X, Y, order)
+    assert narrow == rowwise == general
+    assert_same_bits(models)
+
+
+def test_a_non_finite_row_stops_before_its_update():
+    models, X, Y = triplets("relu", "mse", [1, 2, 1], 10, np.float64, 0.0)
+    X[6, 0] = 1e300      # overflows the squared error of row 6
+    before = models[0].params.copy()
+    order = np.arange(10, dtype=np.int64)
+    narrow, rowwise, general = run_three(models, X, Y, order)
+    assert narrow[2] == rowwise[2] == general[2] == 6
+    assert narrow == rowwise == general
+    assert_same_bits(models)          # the row's gradient written, as the others do
+    assert not np.array_equal(models[0].params, before)     # rows 0-5 trained
+    assert np.isfinite(models[0].params).all()
+
+
+def test_narrow_suits_only_its_cases():
+    def suits(sizes, **kw):
+        return narrow_suits(fp.Model(sizes, **kw)._net)
+
+    assert suits([1, 2, 1])
+    assert suits([WIDTH, WIDTH, WIDTH], activation="identity", loss="huber")
+    assert suits([2, 3, 3, 3, 1], loss="mae")
+    assert not suits([WIDTH + 1, 2, 1])                         # too wide an input
+    assert not suits([1, WIDTH + 1, 1])                         # too wide a layer
+    assert not suits([1, 2, WIDTH + 1])                         # too wide an output
+    assert not suits([1, 2, 1], activation="tanh")              # region kernels
+    assert not suits([1, 2, 1], output_activation="relu")
+    assert not suits([2, 2, 2], loss="cross_entropy")
+    assert not suits([2, 2, 1], loss="binary_cross_entropy")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fit_on_a_narrow_net_equals_the_general_trainer(dtype, monkeypatch):
+    # fit picks train_batches_rowwise, which hands a narrow net to narrow.py
+    from fastprop import training
+
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-2, 2, (300, 1)).astype(dtype)
+    y = np.abs(X)
+    results = []
+    for use_rowwise in (True, False):
+        monkeypatch.setattr(training, "_row_at_a_time",
+                            lambda net, b, flag=use_rowwise: flag)
+        model = fp.Model([1, 2, 1], activation="relu", dtype=dtype, seed=0)
+        assert narrow_suits(model._net)
+        # one compiled call per epoch: the cost is then summed in one order (fit sizes
+        # its calls from their timing, and a first call that compiles is slow)
+        model._chunk_batches[1] = 10**9
+        history = model.fit(X, y, epochs=3, batch_size=1,
+                            optimizer=fp.SGD(0.01, weight_decay=1e-3))
+        results.append((bits(model.params), history.loss))
+    assert np.array_equal(results[0][0], results[1][0])
+    assert results[0][1] == results[1][1]
