@@ -166,10 +166,12 @@ def _run_epochs(model, opts):
                 checkpoint.save(net)
                 t0 = time.perf_counter()
                 if shards is None:
-                    c, k, bad = train(net, X, Y, order, batch_size, b, stop)
+                    cost, correct, bad = train(net, X, Y, order, batch_size, b, stop, cost,
+                                               correct)
                 else:
-                    c, k, bad = train_batches_sharded(net, shards, X, Y, order, batch_size,
-                                                      b, stop)
+                    cost, correct, bad = train_batches_sharded(net, shards, X, Y, order,
+                                                               batch_size, b, stop, cost,
+                                                               correct)
                 elapsed = time.perf_counter() - t0
                 if bad >= 0 or not all_finite(net.params):
                     checkpoint.restore(net)
@@ -179,8 +181,6 @@ def _run_epochs(model, opts):
                         f"training diverged: non-finite cost in epoch {epoch + 1}, {where}; "
                         f"parameters restored to before step {b + 1} of that epoch "
                         f"(try a smaller learning rate)")
-                cost += c
-                correct += k
                 done = min(stop * batch_size, n)
                 if opts.verbose:
                     bar.update(done - min(b * batch_size, n))

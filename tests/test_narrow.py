@@ -35,9 +35,9 @@ def triplets(hidden, loss, sizes, n, dtype, weight_decay, seed=3):
 
 def run_three(models, X, Y, order):
     n = X.shape[0]
-    narrow = train_online_sgd_narrow(models[0]._net, X, Y, order, 0, n)
-    rowwise = train_online_sgd(models[1]._net, X, Y, order, 0, n)
-    general = train_batches(models[2]._net, X, Y, order, 1, 0, n)
+    narrow = train_online_sgd_narrow(models[0]._net, X, Y, order, 0, n, 0.0, 0.0)
+    rowwise = train_online_sgd(models[1]._net, X, Y, order, 0, n, 0.0, 0.0)
+    general = train_batches(models[2]._net, X, Y, order, 1, 0, n, 0.0, 0.0)
     return narrow, rowwise, general
 
 
@@ -125,9 +125,6 @@ def test_fit_on_a_narrow_net_equals_the_general_trainer(dtype, monkeypatch):
                             lambda net, b, flag=use_rowwise: flag)
         model = fp.Model([1, 2, 1], activation="relu", dtype=dtype, seed=0)
         assert narrow_suits(model._net)
-        # one compiled call per epoch: the cost is then summed in one order (fit sizes
-        # its calls from their timing, and a first call that compiles is slow)
-        model._chunk_batches[1] = 10**9
         history = model.fit(X, y, epochs=3, batch_size=1,
                             optimizer=fp.SGD(0.01, weight_decay=1e-3))
         results.append((bits(model.params), history.loss))

@@ -32,9 +32,10 @@ def run_both(models, X, Y, batch_size, order=None):
     if order is None:
         order = np.arange(X.shape[0], dtype=np.int64)
     n_batches = -(-X.shape[0] // batch_size)
-    out_general = train_batches(models[0]._net, X, Y, order, batch_size, 0, n_batches)
+    out_general = train_batches(models[0]._net, X, Y, order, batch_size, 0, n_batches, 0.0,
+                                0.0)
     out_rowwise = train_batches_rowwise(models[1]._net, X, Y, order, batch_size, 0,
-                                        n_batches)
+                                        n_batches, 0.0, 0.0)
     return out_general, out_rowwise
 
 
@@ -158,9 +159,6 @@ def test_fit_online_equals_the_general_trainer_bit_for_bit(monkeypatch):
     for use_rowwise in (True, False):
         monkeypatch.setattr(training, "_row_at_a_time", lambda net, b, flag=use_rowwise: flag)
         model = fp.Model([1, 2, 1], activation="relu", dtype=np.float32, seed=0)
-        # one compiled call per epoch: the cost is then summed in one order (fit sizes
-        # its calls from their timing, and a first call that compiles is slow)
-        model._chunk_batches[1] = 10**9
         history = model.fit(X, y, epochs=3, batch_size=1, optimizer=fp.SGD(0.01))
         results.append((model.params.copy(), history.loss))
     assert np.array_equal(results[0][0], results[1][0])

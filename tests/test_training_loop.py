@@ -140,6 +140,47 @@ def test_ctrl_c_returns_the_history_and_leaves_the_model_usable():
     assert model.predict(X[:5]).shape == (5, 4)
 
 
+class _Clock:
+    """A stand-in for the time module whose every reading is one second on: each
+    compiled call then seems to take 1 s, and fit keeps its chunk size."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        self.now += 1.0
+        return self.now
+
+
+@pytest.mark.parametrize("sizes,loss,batch_size,n_threads", [
+    ([1, 2, 1], "mse", 1, 1),                           # narrow.py
+    ([3, 8, 2], "binary_cross_entropy", 1, 1),          # rowwise.py
+    ([3, 8, 3], "cross_entropy", 5, 1),                 # train_batches
+    ([3, 8, 3], "cross_entropy", 64, 2),                # train_batches_sharded
+])
+def test_epoch_sums_do_not_depend_on_how_fit_splits_the_epoch(monkeypatch, sizes, loss,
+                                                               batch_size, n_threads):
+    # fit calls the compiled trainer on runs of batches sized by time (CHUNK_SECONDS):
+    # runs of 1, 3 or 7 batches, or the whole epoch, give the same bits, history too
+    from fastprop import training
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(230, sizes[0]))
+    y = (rng.integers(0, sizes[-1], 230) if loss == "cross_entropy"
+         else rng.random((230, sizes[-1])) if loss == "binary_cross_entropy"
+         else rng.normal(size=(230, 1)))
+    monkeypatch.setattr(training, "time", _Clock())
+    monkeypatch.setattr(training, "CHUNK_SECONDS", 1.0)    # keeps each run's length
+    results = []
+    for chunk in (1, 3, 7, 10**9):
+        model = fp.Model(sizes, loss=loss, seed=0)
+        model._chunk_batches[batch_size] = chunk
+        h = model.fit(X, y, epochs=3, batch_size=batch_size, n_threads=n_threads,
+                      optimizer=fp.Adam(1e-2))
+        results.append((model.params.tobytes(), h.loss, h.accuracy))
+    assert all(r == results[0] for r in results[1:])
+
+
 def test_divergence_names_epoch_and_step_and_keeps_the_model_usable():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(64, 3)) * 100

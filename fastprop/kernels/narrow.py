@@ -53,26 +53,40 @@ def narrow_suits(net):
 
 
 # ------------------------------------------------------------ WIDTH-tuples of values
+@net_kernel
+def _u(i):
+    """An index >= 0 as unsigned: Numba then leaves out its negative-index fix-up (a
+    shift, an and and an add per access, a large share of a step's instructions)."""
+    return np.uint64(i)
+
+
 # Entry k of a tuple is a unit's value for k < n (the layer's width), zero past it.
 
 @net_kernel
 def _load(buf, start, n, zero):
     """buf[start:start + n] as a tuple (nothing read past n)."""
-    return (buf[start] if 0 < n else zero, buf[start + 1] if 1 < n else zero,
-            buf[start + 2] if 2 < n else zero, buf[start + 3] if 3 < n else zero)
+    return (buf[_u(start)] if 0 < n else zero, buf[_u(start + 1)] if 1 < n else zero,
+            buf[_u(start + 2)] if 2 < n else zero, buf[_u(start + 3)] if 3 < n else zero)
+
+
+@net_kernel
+def _load_row(M, r, n, zero):
+    """Row r of the matrix M, n entries, as a tuple."""
+    return (M[r, 0] if 0 < n else zero, M[r, 1] if 1 < n else zero,
+            M[r, 2] if 2 < n else zero, M[r, 3] if 3 < n else zero)
 
 
 @net_kernel
 def _store(buf, start, n, v):
     """buf[start:start + n] = the first n entries of v."""
     if n > 0:
-        buf[start] = v[0]
+        buf[_u(start)] = v[0]
     if n > 1:
-        buf[start + 1] = v[1]
+        buf[_u(start + 1)] = v[1]
     if n > 2:
-        buf[start + 2] = v[2]
+        buf[_u(start + 2)] = v[2]
     if n > 3:
-        buf[start + 3] = v[3]
+        buf[_u(start + 3)] = v[3]
 
 
 @net_kernel
@@ -80,23 +94,23 @@ def _sum(params, v, n, first, stride, s):
     """s + v_0 w_0 + v_1 w_1 + ... over the first n entries of v, in that order,
     w_k = params[first + k * stride]."""
     if n > 0:
-        s += v[0] * params[first]
+        s += v[0] * params[_u(first)]
     if n > 1:
-        s += v[1] * params[first + stride]
+        s += v[1] * params[_u(first + stride)]
     if n > 2:
-        s += v[2] * params[first + 2 * stride]
+        s += v[2] * params[_u(first + 2 * stride)]
     if n > 3:
-        s += v[3] * params[first + 3 * stride]
+        s += v[3] * params[_u(first + 3 * stride)]
     return s
 
 
 @net_kernel
 def _dense(params, a, n_in, n_out, w_off, b_off, zero):
     """z = a @ W + b: z_j = b_j + a_0 w_0j + a_1 w_1j + ... (dense.py's order)."""
-    return (_sum(params, a, n_in, w_off, n_out, params[b_off]) if 0 < n_out else zero,
-            _sum(params, a, n_in, w_off + 1, n_out, params[b_off + 1]) if 1 < n_out else zero,
-            _sum(params, a, n_in, w_off + 2, n_out, params[b_off + 2]) if 2 < n_out else zero,
-            _sum(params, a, n_in, w_off + 3, n_out, params[b_off + 3]) if 3 < n_out else zero)
+    return (_sum(params, a, n_in, w_off, n_out, params[_u(b_off)]) if 0 < n_out else zero,
+            _sum(params, a, n_in, w_off + 1, n_out, params[_u(b_off + 1)]) if 1 < n_out else zero,
+            _sum(params, a, n_in, w_off + 2, n_out, params[_u(b_off + 2)]) if 2 < n_out else zero,
+            _sum(params, a, n_in, w_off + 3, n_out, params[_u(b_off + 3)]) if 3 < n_out else zero)
 
 
 @net_kernel
@@ -116,13 +130,13 @@ def _error_down(params, e, n_in, n_out, w_off, zero):
 def _dot(params, v, n, first):
     """v_0 w_0 + v_1 w_1 + ... over the first n >= 1 entries of v, in that order,
     w_k = params[first + k]."""
-    s = v[0] * params[first]
+    s = v[0] * params[_u(first)]
     if n > 1:
-        s += v[1] * params[first + 1]
+        s += v[1] * params[_u(first + 1)]
     if n > 2:
-        s += v[2] * params[first + 2]
+        s += v[2] * params[_u(first + 2)]
     if n > 3:
-        s += v[3] * params[first + 3]
+        s += v[3] * params[_u(first + 3)]
     return s
 
 
@@ -150,10 +164,10 @@ def _sgd_unit(params, grads, i, ae, lr, wd, update):
     wd p are both -0, and adding 0 to wd p first makes that +0), with one addition
     fewer after the product, on the path from one step to the next."""
     zero = params.dtype.type(0.0)
-    grads[i] = zero + ae
+    grads[_u(i)] = zero + ae
     if update:
-        p = params[i]
-        params[i] = p - lr * (ae + (wd * p + zero))
+        p = params[_u(i)]
+        params[_u(i)] = p - lr * (ae + (wd * p + zero))
 
 
 @net_kernel
@@ -173,38 +187,43 @@ def _sgd_units(params, grads, first, n, a_k, e, lr, wd, update):
 @net_kernel
 def _regression_output(y_hat, t, n, loss, scale):
     """(E_L, cost) of an identity output under a regression loss, as
-    losses.output_error: E_L = scale C'(y_hat), the cost summed over the outputs in
-    order from 0.0."""
-    e0, c0 = regression_error(loss, y_hat[0], t[0], scale)
-    e1, c1 = regression_error(loss, y_hat[1], t[1], scale)
-    e2, c2 = regression_error(loss, y_hat[2], t[2], scale)
-    e3, c3 = regression_error(loss, y_hat[3], t[3], scale)
-    c = (c0, c1, c2, c3)
-    cost = 0.0
-    for j in range(WIDTH):
-        if j < n:
-            cost += c[j]
+    losses.output_error: E_L = scale C'(y_hat), the cost summed over the n >= 1 outputs
+    in order. (output_error adds the first cost to 0.0, which changes nothing here: a
+    cost is never -0.) Only the first n outputs are computed: the cost is on the path
+    to the step's finiteness check, which the step's instructions wait on to retire."""
+    zero = type(y_hat[0])(0.0)
+    e0, cost = regression_error(loss, y_hat[0], t[0], scale)
+    e1 = e2 = e3 = zero
+    if n > 1:
+        e1, c = regression_error(loss, y_hat[1], t[1], scale)
+        cost += c
+    if n > 2:
+        e2, c = regression_error(loss, y_hat[2], t[2], scale)
+        cost += c
+    if n > 3:
+        e3, c = regression_error(loss, y_hat[3], t[3], scale)
+        cost += c
     return (e0, e1, e2, e3), cost
 
 
 # ------------------------------------------------------------------- one row
 @net_kernel
-def _forward_error(params, Z, A, T, layout, act, C, loss):
-    """Forward for the row whose input is at the start of A, then the output error
-    for the target at the start of T (rowwise.forward_error_row's arithmetic, scale 1).
-    Returns (the output error as a tuple, the row's cost in float64)."""
+def _forward_error(params, Z, A, layout, act, C, loss, x, t):
+    """Forward for the input row x (a tuple, already in the workspace's region 0),
+    then the output error for the target row t (rowwise.forward_error_row's
+    arithmetic, scale 1). Returns (the output error as a tuple, the row's cost in
+    float64)."""
     dt = params.dtype.type
     zero = dt(0.0)
     last = layout.shape[0] - 1
-    a = _load(A, np.int64(0), layout[0, N_IN], zero)    # np.int64(): see jit.py
+    a = x
     for l in range(last + 1):
         n_in, n_out, w_off, b_off, z_start, _ = layer_geometry(layout, l, C)
         z = _dense(params, a, n_in, n_out, w_off, b_off, zero)
         _store(Z, z_start, n_out, z)
         a = _relu(z, zero) if act[l] == RELU else z     # else the identity
         _store(A, z_start, n_out, a)
-    n_y = layout[last, N_OUT]
-    return _regression_output(a, _load(T, np.int64(0), n_y, zero), n_y, loss, dt(1.0))
+    return _regression_output(a, t, layout[last, N_OUT], loss, dt(1.0))
 
 
 @net_kernel
@@ -238,40 +257,43 @@ def _backward(params, grads, Z, A, E, layout, act, C, e, lr, wd, update):
 
 
 @net_kernel
-def narrow_sgd_row(params, grads, Z, A, E, T, layout, act, C, loss, lr, wd):
-    """One online SGD step on the row whose input is at the start of A and target at
-    the start of T: forward, output error, backward with the updates. A row whose cost
-    is not finite writes its gradient and updates nothing (as
+def narrow_sgd_row(params, grads, Z, A, E, layout, act, C, loss, lr, wd, x, t):
+    """One online SGD step on the input row x and target row t (tuples; x already in
+    the workspace's region 0): forward, output error, backward with the updates. A
+    row whose cost is not finite writes its gradient and updates nothing (as
     rowwise.train_online_sgd). Returns the row's cost (float64)."""
-    e, cost = _forward_error(params, Z, A, T, layout, act, C, loss)
-    _backward(params, grads, Z, A, E, layout, act, C, e, lr, wd, math.isfinite(cost))
+    e, cost = _forward_error(params, Z, A, layout, act, C, loss, x, t)
+    if math.isfinite(cost):
+        _backward(params, grads, Z, A, E, layout, act, C, e, lr, wd, bool(True))
+    else:
+        _backward(params, grads, Z, A, E, layout, act, C, e, lr, wd, bool(False))
     return cost
 
 
 @kernel
-def train_online_sgd_narrow(net, X, Y, order, first_batch, stop_batch):
+def train_online_sgd_narrow(net, X, Y, order, first_batch, stop_batch, total, correct):
     """rowwise.train_online_sgd for a net that narrow_suits: same arguments, same
-    results, bit for bit."""
+    results, bit for bit. (The target rows go from Y to registers: the workspace's
+    target buffer is left as it was.)"""
     n_x = X.shape[1]
     n_y = Y.shape[1]
-    params, grads, layout, act, Z, A, E, T, C, loss = trainer_fields(net)
+    params, grads, layout, act, Z, A, E, _, C, loss = trainer_fields(net)
     dt = params.dtype.type
+    zero = dt(0.0)
     lr = dt(net.opt_hyper[0])
     wd = dt(net.opt_hyper[3])
-    total = 0.0
     for b in range(first_batch, stop_batch):
-        src = order[b]
-        for k in range(n_x):
-            A[k] = X[src, k]
-        for j in range(n_y):
-            T[j] = Y[src, j]
-        cost = narrow_sgd_row(params, grads, Z, A, E, T, layout, act, C, loss, lr, wd)
+        src = _u(order[b])
+        x = _load_row(X, src, n_x, zero)
+        _store(A, np.int64(0), n_x, x)      # np.int64(): see jit.py
+        cost = narrow_sgd_row(params, grads, Z, A, E, layout, act, C, loss, lr, wd, x,
+                              _load_row(Y, src, n_y, zero))
         if not math.isfinite(cost):
             _count_steps(net, b + 1 - first_batch, b - first_batch)
-            return total, 0.0, b
+            return total, correct, b
         total += cost
     _count_steps(net, stop_batch - first_batch, stop_batch - first_batch)
-    return total, 0.0, -1
+    return total, correct, -1
 
 
 @net_kernel

@@ -46,13 +46,12 @@ def sum_shard_gradients(net, shards, used, lo, hi):
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy", no_cfunc_wrapper=True)
-def train_batches_sharded(net, shards, X, Y, order, batch_size, first_batch, stop_batch):
+def train_batches_sharded(net, shards, X, Y, order, batch_size, first_batch, stop_batch,
+                          total, correct):
     """As training.train_batches, with each batch split across shards in parallel."""
     n = X.shape[0]
     n_params = net.params.size
     n_blocks = -(-n_params // PARAM_BLOCK)
-    total = 0.0
-    correct = 0.0
     for b in range(first_batch, stop_batch):
         first = b * batch_size
         rows = n - first if n - first < batch_size else batch_size     # min() (see jit.py)

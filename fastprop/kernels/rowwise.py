@@ -194,7 +194,7 @@ def online_sgd_suits(net, batch_size):
 
 
 @kernel
-def train_online_sgd(net, X, Y, order, first_batch, stop_batch):
+def train_online_sgd(net, X, Y, order, first_batch, stop_batch, total, correct):
     """train_batches_rowwise for batches of one row with plain SGD (online_sgd_suits):
     the update is fused into the backward pass (backward_row's sgd) instead of a second
     walk over the parameters. Same results, bit for bit (tests/test_rowwise.py)."""
@@ -206,8 +206,6 @@ def train_online_sgd(net, X, Y, order, first_batch, stop_batch):
     wd = dt(net.opt_hyper[3])
     x = A[0:n_x]
     t = T[0:n_y]
-    total = 0.0
-    correct = 0.0
     for b in range(first_batch, stop_batch):
         src = order[b]
         for k in range(n_x):
@@ -230,21 +228,21 @@ def train_online_sgd(net, X, Y, order, first_batch, stop_batch):
 
 
 @entry
-def train_batches_rowwise(net, X, Y, order, batch_size, first_batch, stop_batch):
+def train_batches_rowwise(net, X, Y, order, batch_size, first_batch, stop_batch, total,
+                          correct):
     """training.train_batches for a network without dropout whose every layer uses
     dense.py's loops for batches of batch_size rows: same arguments, same results."""
     if online_sgd_suits(net, batch_size):
         if narrow_suits(net):    # values kept in registers (narrow.py)
-            return train_online_sgd_narrow(net, X, Y, order, first_batch, stop_batch)
-        return train_online_sgd(net, X, Y, order, first_batch, stop_batch)
+            return train_online_sgd_narrow(net, X, Y, order, first_batch, stop_batch, total,
+                                           correct)
+        return train_online_sgd(net, X, Y, order, first_batch, stop_batch, total, correct)
     n = X.shape[0]
     n_x = X.shape[1]
     n_y = Y.shape[1]
     params, grads, layout, act, Z, A, E, T, C, loss = trainer_fields(net)
     x = A[0:n_x]
     t = T[0:n_y]
-    total = 0.0
-    correct = 0.0
     for b in range(first_batch, stop_batch):
         first = b * batch_size
         rows = n - first if n - first < batch_size else batch_size     # min() (see jit.py)

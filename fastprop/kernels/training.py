@@ -10,21 +10,21 @@ from .optimizers import optimizer_update_range
 
 
 @entry
-def train_batches(net, X, Y, order, batch_size, first_batch, stop_batch):
+def train_batches(net, X, Y, order, batch_size, first_batch, stop_batch, total, correct):
     """Train on batches first_batch..stop_batch-1 of the epoch given by `order`.
 
     Batch b holds rows order[b*batch_size : (b+1)*batch_size] of X (n, n_in) and
     Y (n, n_out); the last one may be partial. Each step: load, forward (with dropout),
     backward (gradient of the batch's mean cost), optimizer update.
-    Returns (summed cost of the rows trained, their correct predictions, index of the
-    first batch whose cost was not finite or -1). A non-finite batch stops the loop
-    before its update.
+    Returns (total + the summed cost of the rows trained, correct + their correct
+    predictions, index of the first batch whose cost was not finite or -1). A
+    non-finite batch stops the loop before its update. (The epoch's sums so far come
+    in and go on, one step at a time: the epoch's cost is then the same float64 sum
+    however fit splits the epoch into calls, and it splits by time.)
     """
     n = X.shape[0]
     # regression losses count no correct predictions: skip the call (it returns 0)
     counts = net.loss == CROSS_ENTROPY or net.loss == BINARY_CROSS_ENTROPY
-    total = 0.0
-    correct = 0.0
     for b in range(first_batch, stop_batch):
         first = b * batch_size
         rows = n - first if n - first < batch_size else batch_size     # min() (see jit.py)
