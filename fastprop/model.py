@@ -99,6 +99,7 @@ class Model:
         self._lock = threading.RLock()
         self._chunk_batches = {}     # batch size -> batches per compiled call (training.py)
         self._shards = None          # the last fit's shard buffers, reused (training.py)
+        self._in_order = None        # 0..n-1 for epochs without shuffling (training.py)
         key = int(np.random.SeedSequence((self.seed, 3)).generate_state(1, np.uint64)[0])
         self._net = make_net(self.params, self.layout, act, loss_code, DEFAULT_CAPACITY,
                              seed=key)

@@ -1,11 +1,12 @@
 """The narrow-network trainer (kernels/narrow.py: values in registers) gives the bits
 of train_batches and of rowwise.train_online_sgd, every bit (zeros' signs included),
-and fit uses it exactly where it suits."""
+and fit uses it exactly where it suits (training._narrow_online)."""
 import numpy as np
 import pytest
 
 import fastprop as fp
-from fastprop.kernels.narrow import WIDTH, narrow_suits, train_online_sgd_narrow
+from fastprop import training
+from fastprop.kernels.narrow import WIDTH, train_online_sgd_narrow
 from fastprop.kernels.rowwise import train_online_sgd
 from fastprop.kernels.training import train_batches
 
@@ -35,7 +36,7 @@ def triplets(hidden, loss, sizes, n, dtype, weight_decay, seed=3):
 
 def run_three(models, X, Y, order):
     n = X.shape[0]
-    narrow = train_online_sgd_narrow(models[0]._net, X, Y, order, 0, n, 0.0, 0.0)
+    narrow = train_online_sgd_narrow(models[0]._net, X, Y, order, 1, 0, n, 0.0, 0.0)
     rowwise = train_online_sgd(models[1]._net, X, Y, order, 0, n, 0.0, 0.0)
     general = train_batches(models[2]._net, X, Y, order, 1, 0, n, 0.0, 0.0)
     return narrow, rowwise, general
@@ -58,7 +59,7 @@ def assert_same_bits(models):
 def test_same_bits_as_rowwise_and_train_batches(dtype, sizes, hidden, loss):
     for weight_decay in (0.0, 1e-2):
         models, X, Y = triplets(hidden, loss, sizes, 40, dtype, weight_decay)
-        assert narrow_suits(models[0]._net)
+        assert training._narrow_online(models[0]._net, 1)
         order = np.random.default_rng(1).permutation(40).astype(np.int64)
         narrow, rowwise, general = run_three(models, X, Y, order)
         assert narrow == rowwise == general
@@ -95,9 +96,11 @@ def test_a_non_finite_row_stops_before_its_update():
     assert np.isfinite(models[0].params).all()
 
 
-def test_narrow_suits_only_its_cases():
-    def suits(sizes, **kw):
-        return narrow_suits(fp.Model(sizes, **kw)._net)
+def test_fit_picks_it_only_where_it_computes_the_same():
+    def suits(sizes, optimizer=None, batch_size=1, l2=0.0, **kw):
+        model = fp.Model(sizes, l2=l2, **kw)
+        model.set_optimizer(optimizer or fp.SGD(0.1))
+        return training._narrow_online(model._net, batch_size)
 
     assert suits([1, 2, 1])
     assert suits([WIDTH, WIDTH, WIDTH], activation="identity", loss="huber")
@@ -109,22 +112,27 @@ def test_narrow_suits_only_its_cases():
     assert not suits([1, 2, 1], output_activation="relu")
     assert not suits([2, 2, 2], loss="cross_entropy")
     assert not suits([2, 2, 1], loss="binary_cross_entropy")
+    assert suits([1, 2, 1], fp.SGD(0.1, weight_decay=1e-3))
+    assert not suits([1, 2, 1], batch_size=2)                  # a batch's gradient sums
+    assert not suits([1, 2, 1], fp.SGD(0.1, momentum=0.9))     # a buffer per step
+    assert not suits([1, 2, 1], fp.Adam())
+    assert not suits([1, 2, 1], l2=1e-3)                        # the penalty's gradient
+    assert not suits([1, 4, 1], dropout=0.2)                    # no dropout here
+    model = fp.Model([1, 2, 1])
+    model.set_optimizer(fp.SGD(0.01))
+    assert training._trainer(model._net, 1) is train_online_sgd_narrow
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fit_on_a_narrow_net_equals_the_general_trainer(dtype, monkeypatch):
-    # fit picks train_batches_rowwise, which hands a narrow net to narrow.py
-    from fastprop import training
-
     rng = np.random.default_rng(1)
     X = rng.uniform(-2, 2, (300, 1)).astype(dtype)
     y = np.abs(X)
     results = []
-    for use_rowwise in (True, False):
-        monkeypatch.setattr(training, "_row_at_a_time",
-                            lambda net, b, flag=use_rowwise: flag)
+    for use_narrow in (True, False):
+        monkeypatch.setattr(training, "_narrow_online", lambda net, b, flag=use_narrow: flag)
+        monkeypatch.setattr(training, "_row_at_a_time", lambda net, b: False)
         model = fp.Model([1, 2, 1], activation="relu", dtype=dtype, seed=0)
-        assert narrow_suits(model._net)
         history = model.fit(X, y, epochs=3, batch_size=1,
                             optimizer=fp.SGD(0.01, weight_decay=1e-3))
         results.append((bits(model.params), history.loss))

@@ -158,6 +158,7 @@ def test_fit_online_equals_the_general_trainer_bit_for_bit(monkeypatch):
     results = []
     for use_rowwise in (True, False):
         monkeypatch.setattr(training, "_row_at_a_time", lambda net, b, flag=use_rowwise: flag)
+        monkeypatch.setattr(training, "_narrow_online", lambda net, b: False)
         model = fp.Model([1, 2, 1], activation="relu", dtype=np.float32, seed=0)
         history = model.fit(X, y, epochs=3, batch_size=1, optimizer=fp.SGD(0.01))
         results.append((model.params.copy(), history.loss))

@@ -1,116 +1,158 @@
-"""Online SGD for narrow regression networks, every layer at most WIDTH units wide
-(its input included), with ReLU or identity hidden layers and an identity output
-under a regression loss: a row's activations and errors go from layer to layer in
-registers.
+"""Online SGD for narrow regression networks: every layer at most WIDTH units wide
+(its input included), ReLU or identity hidden layers, an identity output under a
+regression loss. A row's activations and errors go from layer to layer in registers.
 
 rowwise.train_online_sgd hands each layer's outputs to the next through the workspace:
-a store, then a load that the next layer has to wait for (store-to-load forwarding,
-several cycles), and a 1-2-1 step chains about ten such hand-offs from one step's
-parameters to the next step's. Here the values a layer passes on are WIDTH-tuples,
-SSA values that LLVM keeps in registers across the loop over layers; the loops over
-units are written out WIDTH times, each term guarded by the layer's width (masked
-off, not computed with zero weights). The sums are rowwise.py's, term by term and in
-the same order, so the parameters and gradients come out bit-identical
-(tests/test_narrow.py). The workspace still receives each layer's z, a and error
-(the backward pass reads z and a from it, off the step-to-step path).
+a store, then a load the next layer waits for (store-to-load forwarding, several
+cycles), and a 1-2-1 step chains about ten such hand-offs from one step's parameters
+to the next step's. Here the values a layer passes on are WIDTH-tuples, SSA values
+that LLVM keeps in registers across the loop over layers; the loops over units are
+written out WIDTH times, each term guarded by the layer's width (masked off, not
+computed with zero weights). The sums are rowwise.py's, term by term and in the same
+order, so parameters and gradients come out bit-identical (tests/test_narrow.py). The
+workspace still receives each layer's z, a and error; the backward pass reads z and
+a back, off the path from step to step.
 
-The loop over layers stays a runtime loop: one compiled function per dtype serves
-every narrow network, any depth. Other activations and losses keep rowwise.py's path,
-whose region kernels are calls: with them in this loop (even untaken) LLVM kept fewer
-values in registers, and a W1 step took 23-24 ns instead of 21-22.
+What else a W1 step (1-2-1, mse, float32, called directly) needed, measured:
+- indices as unsigned integers: Numba then leaves out its negative-index fix-up (a
+  shift, an and and an add per access, a large share of a tiny step): 21.5 -> 17 ns;
+- outputs past the output width not computed (the cost is on the path to the step's
+  finiteness check): 17 -> 15.7 ns;
+- the "update" flag a constant at each of its two call sites (narrow_sgd_row): -1.5 ns;
+- the helpers that build and take tuples apart (_load, _store, _sum, ...) compiled
+  as kernels that LLVM inlines, and the per-layer ones (_dense, _sgd_units, ...) and
+  the step inlined at Numba's level: all at Numba's level took 19 s to compile (it
+  copies a callee's IR at every call site, recursively), all as kernels 0.6 s but
+  23 ns a step; this split compiles in 2.5 s and runs a step in 13-15 ns
+  (rowwise.train_online_sgd: 40 ns).
 
-W1 (1-2-1, mse, SGD), float32, one epoch of 20,000 steps called directly: 40 ns a
-step in train_online_sgd, 20-22 ns here.
+The loop over layers is a runtime loop: one compiled function per dtype serves every
+narrow network, any depth. fit picks this trainer in Python (training._narrow_online),
+so that a narrow net compiles only it and other online nets do not compile it.
 """
 import math
 
 import numpy as np
 
-from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, IDENTITY, RELU
-from ..layout import N_IN, N_OUT
-from .jit import kernel, net_kernel
+from ..layout import N_OUT
+from .jit import entry, kernel, net_kernel
 from .losses import regression_error
 from .row_fields import layer_geometry, trainer_fields
+from ..codes import RELU
 
 WIDTH = 4   # the widest layer (inputs and outputs) whose values live in registers
 
-
-@kernel
-def narrow_suits(net):
-    """Whether narrow.py trains this net: every layer at most WIDTH wide, inputs and
-    outputs; hidden layers ReLU or identity; an identity output under a regression
-    loss (mse, mae, huber)."""
-    layout = net.layout
-    last = layout.shape[0] - 1
-    if net.loss == CROSS_ENTROPY or net.loss == BINARY_CROSS_ENTROPY or \
-            net.act[last] != IDENTITY:
-        return False
-    for l in range(last + 1):
-        if layout[l, N_IN] > WIDTH or layout[l, N_OUT] > WIDTH or \
-                (net.act[l] != RELU and net.act[l] != IDENTITY):
-            return False
-    return True
+# Offsets as unsigned integers: index arithmetic stays unsigned (a plain 1 would make
+# it signed again) and Numba skips its negative-index fix-up.
+_1 = np.uint64(1)
+_2 = np.uint64(2)
+_3 = np.uint64(3)
 
 
 # ------------------------------------------------------------ WIDTH-tuples of values
-@net_kernel
-def _u(i):
-    """An index >= 0 as unsigned: Numba then leaves out its negative-index fix-up (a
-    shift, an and and an add per access, a large share of a step's instructions)."""
-    return np.uint64(i)
-
-
 # Entry k of a tuple is a unit's value for k < n (the layer's width), zero past it.
 
-@net_kernel
+@kernel
 def _load(buf, start, n, zero):
     """buf[start:start + n] as a tuple (nothing read past n)."""
-    return (buf[_u(start)] if 0 < n else zero, buf[_u(start + 1)] if 1 < n else zero,
-            buf[_u(start + 2)] if 2 < n else zero, buf[_u(start + 3)] if 3 < n else zero)
+    i = np.uint64(start)
+    return (buf[i] if 0 < n else zero, buf[i + _1] if 1 < n else zero,
+            buf[i + _2] if 2 < n else zero, buf[i + _3] if 3 < n else zero)
 
 
-@net_kernel
+@kernel
 def _load_row(M, r, n, zero):
-    """Row r of the matrix M, n entries, as a tuple."""
+    """Row r (unsigned) of the matrix M, its first n entries, as a tuple."""
     return (M[r, 0] if 0 < n else zero, M[r, 1] if 1 < n else zero,
             M[r, 2] if 2 < n else zero, M[r, 3] if 3 < n else zero)
 
 
-@net_kernel
+@kernel
 def _store(buf, start, n, v):
     """buf[start:start + n] = the first n entries of v."""
+    i = np.uint64(start)
     if n > 0:
-        buf[_u(start)] = v[0]
+        buf[i] = v[0]
     if n > 1:
-        buf[_u(start + 1)] = v[1]
+        buf[i + _1] = v[1]
     if n > 2:
-        buf[_u(start + 2)] = v[2]
+        buf[i + _2] = v[2]
     if n > 3:
-        buf[_u(start + 3)] = v[3]
+        buf[i + _3] = v[3]
 
 
-@net_kernel
+@kernel
 def _sum(params, v, n, first, stride, s):
     """s + v_0 w_0 + v_1 w_1 + ... over the first n entries of v, in that order,
     w_k = params[first + k * stride]."""
+    i = np.uint64(first)
+    step = np.uint64(stride)
     if n > 0:
-        s += v[0] * params[_u(first)]
+        s += v[0] * params[i]
     if n > 1:
-        s += v[1] * params[_u(first + stride)]
+        s += v[1] * params[i + step]
     if n > 2:
-        s += v[2] * params[_u(first + 2 * stride)]
+        s += v[2] * params[i + _2 * step]
     if n > 3:
-        s += v[3] * params[_u(first + 3 * stride)]
+        s += v[3] * params[i + _3 * step]
     return s
 
 
+@kernel
+def _dot(params, v, n, first):
+    """v_0 w_0 + v_1 w_1 + ... over the first n >= 1 entries of v, in that order,
+    w_k = params[first + k]."""
+    i = np.uint64(first)
+    s = v[0] * params[i]
+    if n > 1:
+        s += v[1] * params[i + _1]
+    if n > 2:
+        s += v[2] * params[i + _2]
+    if n > 3:
+        s += v[3] * params[i + _3]
+    return s
+
+
+@kernel
+def _relu(v, zero):
+    """max(v, 0) entrywise, as activations.activate: v if v > 0 else 0."""
+    return (v[0] if v[0] > zero else zero, v[1] if v[1] > zero else zero,
+            v[2] if v[2] > zero else zero, v[3] if v[3] > zero else zero)
+
+
+@kernel
+def _relu_mask(v, z, zero):
+    """v times ReLU's f'(z): 0 where not z > 0. (A select on z, never a branch: the
+    sign of z is data, and a mispredicted branch costs about a step.)"""
+    return (v[0] if z[0] > zero else zero, v[1] if z[1] > zero else zero,
+            v[2] if z[2] > zero else zero, v[3] if z[3] > zero else zero)
+
+
+@kernel
+def _sgd_unit(params, grads, index, ae, lr, wd, update):
+    """The parameter params[index] whose gradient is the product ae = a_k e_j: write
+    g = 0 + ae to grads (dense.py's first row: -0 becomes +0) and, if `update`, take
+    optimizers.optimizer_update_range's SGD step p -= lr (g + wd p), computed as
+    p - lr (ae + (wd p + 0)): the same bits (the two sums differ only where ae and
+    wd p are both -0, and adding 0 to wd p first makes that +0), with one addition
+    fewer after the product, on the path from one step to the next."""
+    zero = params.dtype.type(0.0)
+    i = np.uint64(index)
+    grads[i] = zero + ae
+    if update:
+        p = params[i]
+        params[i] = p - lr * (ae + (wd * p + zero))
+
+
+# ----------------------------------------------------------------- one layer
 @net_kernel
 def _dense(params, a, n_in, n_out, w_off, b_off, zero):
     """z = a @ W + b: z_j = b_j + a_0 w_0j + a_1 w_1j + ... (dense.py's order)."""
-    return (_sum(params, a, n_in, w_off, n_out, params[_u(b_off)]) if 0 < n_out else zero,
-            _sum(params, a, n_in, w_off + 1, n_out, params[_u(b_off + 1)]) if 1 < n_out else zero,
-            _sum(params, a, n_in, w_off + 2, n_out, params[_u(b_off + 2)]) if 2 < n_out else zero,
-            _sum(params, a, n_in, w_off + 3, n_out, params[_u(b_off + 3)]) if 3 < n_out else zero)
+    b = np.uint64(b_off)
+    return (_sum(params, a, n_in, w_off, n_out, params[b]) if 0 < n_out else zero,
+            _sum(params, a, n_in, w_off + 1, n_out, params[b + _1]) if 1 < n_out else zero,
+            _sum(params, a, n_in, w_off + 2, n_out, params[b + _2]) if 2 < n_out else zero,
+            _sum(params, a, n_in, w_off + 3, n_out, params[b + _3]) if 3 < n_out else zero)
 
 
 @net_kernel
@@ -124,50 +166,6 @@ def _error_down(params, e, n_in, n_out, w_off, zero):
             _dot(params, e, n_out, w_off + n_out) if 1 < n_in else zero,
             _dot(params, e, n_out, w_off + 2 * n_out) if 2 < n_in else zero,
             _dot(params, e, n_out, w_off + 3 * n_out) if 3 < n_in else zero)
-
-
-@net_kernel
-def _dot(params, v, n, first):
-    """v_0 w_0 + v_1 w_1 + ... over the first n >= 1 entries of v, in that order,
-    w_k = params[first + k]."""
-    s = v[0] * params[_u(first)]
-    if n > 1:
-        s += v[1] * params[_u(first + 1)]
-    if n > 2:
-        s += v[2] * params[_u(first + 2)]
-    if n > 3:
-        s += v[3] * params[_u(first + 3)]
-    return s
-
-
-@net_kernel
-def _relu(v, zero):
-    """max(v, 0) entrywise, as activations.activate: v if v > 0 else 0."""
-    return (v[0] if v[0] > zero else zero, v[1] if v[1] > zero else zero,
-            v[2] if v[2] > zero else zero, v[3] if v[3] > zero else zero)
-
-
-@net_kernel
-def _relu_mask(v, z, zero):
-    """v times ReLU's f'(z): 0 where not z > 0. (A select on the loaded z, never a
-    branch: the sign of z is data, and a mispredicted branch costs more than a step.)"""
-    return (v[0] if z[0] > zero else zero, v[1] if z[1] > zero else zero,
-            v[2] if z[2] > zero else zero, v[3] if z[3] > zero else zero)
-
-
-@net_kernel
-def _sgd_unit(params, grads, i, ae, lr, wd, update):
-    """The parameter params[i] whose gradient is the product ae = a_k e_j: write
-    g = 0 + ae to grads (dense.py's first row: -0 becomes +0) and, if `update`, take
-    optimizers.optimizer_update_range's SGD step p -= lr (g + wd p), computed as
-    p - lr (ae + (wd p + 0)): the same bits (the two sums differ only where ae and
-    wd p are both -0, and adding 0 to wd p first makes that +0), with one addition
-    fewer after the product, on the path from one step to the next."""
-    zero = params.dtype.type(0.0)
-    grads[_u(i)] = zero + ae
-    if update:
-        p = params[_u(i)]
-        params[_u(i)] = p - lr * (ae + (wd * p + zero))
 
 
 @net_kernel
@@ -189,8 +187,7 @@ def _regression_output(y_hat, t, n, loss, scale):
     """(E_L, cost) of an identity output under a regression loss, as
     losses.output_error: E_L = scale C'(y_hat), the cost summed over the n >= 1 outputs
     in order. (output_error adds the first cost to 0.0, which changes nothing here: a
-    cost is never -0.) Only the first n outputs are computed: the cost is on the path
-    to the step's finiteness check, which the step's instructions wait on to retire."""
+    cost is never -0.) Only the first n outputs are computed."""
     zero = type(y_hat[0])(0.0)
     e0, cost = regression_error(loss, y_hat[0], t[0], scale)
     e1 = e2 = e3 = zero
@@ -263,18 +260,20 @@ def narrow_sgd_row(params, grads, Z, A, E, layout, act, C, loss, lr, wd, x, t):
     row whose cost is not finite writes its gradient and updates nothing (as
     rowwise.train_online_sgd). Returns the row's cost (float64)."""
     e, cost = _forward_error(params, Z, A, layout, act, C, loss, x, t)
-    if math.isfinite(cost):
+    if math.isfinite(cost):     # the flag a constant in each inlined copy
         _backward(params, grads, Z, A, E, layout, act, C, e, lr, wd, bool(True))
     else:
         _backward(params, grads, Z, A, E, layout, act, C, e, lr, wd, bool(False))
     return cost
 
 
-@kernel
-def train_online_sgd_narrow(net, X, Y, order, first_batch, stop_batch, total, correct):
-    """rowwise.train_online_sgd for a net that narrow_suits: same arguments, same
-    results, bit for bit. (The target rows go from Y to registers: the workspace's
-    target buffer is left as it was.)"""
+@entry
+def train_online_sgd_narrow(net, X, Y, order, batch_size, first_batch, stop_batch,
+                            total, correct):
+    """training.train_batches for batches of one row (batch_size is 1) on a net that
+    training._narrow_online accepts: same arguments, same results, bit for bit, as
+    train_batches and rowwise.train_online_sgd. (The target rows go from Y to
+    registers: the workspace's target buffer is left as it was.)"""
     n_x = X.shape[1]
     n_y = Y.shape[1]
     params, grads, layout, act, Z, A, E, _, C, loss = trainer_fields(net)
@@ -283,7 +282,7 @@ def train_online_sgd_narrow(net, X, Y, order, first_batch, stop_batch, total, co
     lr = dt(net.opt_hyper[0])
     wd = dt(net.opt_hyper[3])
     for b in range(first_batch, stop_batch):
-        src = _u(order[b])
+        src = np.uint64(order[b])
         x = _load_row(X, src, n_x, zero)
         _store(A, np.int64(0), n_x, x)      # np.int64(): see jit.py
         cost = narrow_sgd_row(params, grads, Z, A, E, layout, act, C, loss, lr, wd, x,

@@ -34,7 +34,6 @@ from .activations import activate, mul_activation_grad
 from .dense import dense_forward_loops
 from .jit import entry, kernel, net_kernel
 from .losses import batch_correct, output_error, regression_error
-from .narrow import narrow_suits, train_online_sgd_narrow
 from .network import l2_penalty
 from .optimizers import optimizer_update_range
 from .row_fields import layer_geometry, trainer_fields
@@ -233,9 +232,6 @@ def train_batches_rowwise(net, X, Y, order, batch_size, first_batch, stop_batch,
     """training.train_batches for a network without dropout whose every layer uses
     dense.py's loops for batches of batch_size rows: same arguments, same results."""
     if online_sgd_suits(net, batch_size):
-        if narrow_suits(net):    # values kept in registers (narrow.py)
-            return train_online_sgd_narrow(net, X, Y, order, first_batch, stop_batch, total,
-                                           correct)
         return train_online_sgd(net, X, Y, order, first_batch, stop_batch, total, correct)
     n = X.shape[0]
     n_x = X.shape[1]
