@@ -34,11 +34,11 @@ import math
 
 import numpy as np
 
+from ..codes import RELU
 from ..layout import N_OUT
 from .jit import entry, kernel, net_kernel
 from .losses import regression_error
 from .row_fields import layer_geometry, trainer_fields
-from ..codes import RELU
 
 WIDTH = 4   # the widest layer (inputs and outputs) whose values live in registers
 
