@@ -249,9 +249,10 @@ def _trainer(net, batch_size):
 
 def _narrow_online(net, batch_size):
     """Whether kernels/narrow.py (a row's values in registers) serves this run: online
-    plain SGD (no momentum, no L2 penalty, no dropout) on a regression net whose layers
-    are all at most narrow.WIDTH wide, inputs included, with ReLU or identity hidden
-    layers and an identity output. W1 (1-2-1): 13 ns a step against rowwise.py's 37."""
+    plain SGD (no momentum, no L2 penalty) on a regression net that _row_at_a_time
+    accepts (no dropout, every layer on dense.py's loops), whose layers are all at most
+    narrow.WIDTH wide, inputs included, with ReLU or identity hidden layers and an
+    identity output. W1 (1-2-1): 13 ns a step against rowwise.py's 37."""
     # the scalar tests first: most runs stop there (this runs once per fit)
     if (batch_size != 1 or net.opt_code != codes.SGD or net.opt_hyper[1] != 0.0
             or net.l2 != 0.0 or net.loss in (codes.CROSS_ENTROPY, codes.BINARY_CROSS_ENTROPY)):
@@ -260,7 +261,7 @@ def _narrow_online(net, batch_size):
     return (act[-1] == codes.IDENTITY
             and all(code in (codes.RELU, codes.IDENTITY) for code in act[:-1])
             and net.layout[:, N_IN:N_OUT + 1].max() <= WIDTH
-            and not net.dropout.any())
+            and _row_at_a_time(net, batch_size))    # no dropout, no layer on BLAS
 
 
 def _row_at_a_time(net, batch_size):

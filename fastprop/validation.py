@@ -100,9 +100,10 @@ def as_features(X, n_features, dtype, name="X", check_finite=True):
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} has {arr.shape[1]} features per sample but the model's "
                          f"input layer takes {n_features}; got shape {arr.shape}")
-    if check_finite:
-        _check_finite(name, arr)
-    return np.ascontiguousarray(arr, dtype=dtype)
+    if not check_finite:
+        return np.ascontiguousarray(arr, dtype=dtype)
+    _check_finite(name, arr)
+    return _in_dtype(name, arr, dtype)
 
 
 def check_finite(name, arr):
@@ -143,7 +144,23 @@ def as_targets(y, loss, n_out, n_samples, dtype, name="y"):
                              f"probabilities (non-negative, summing to 1); got rows "
                              f"summing to {sums.min()}..{sums.max()} (pass integer class "
                              f"labels as a 1-D array)")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return _in_dtype(name, arr, dtype)
+
+
+def _in_dtype(name, arr, dtype):
+    """The finite array arr as a C-contiguous array of `dtype`. A float narrowed to a
+    smaller float (float64 data for a float32 model) is checked again: 1e39 is finite
+    in float64 and inf in float32."""
+    if not (arr.dtype.kind == "f" and arr.dtype.itemsize > np.dtype(dtype).itemsize):
+        return np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):    # refused below, with the culprit named
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if out.size and not all_finite(out):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+        raise ValueError(f"{name} must fit the model's dtype {out.dtype}: {arr[bad]} at "
+                         f"index {bad} is beyond its range (largest "
+                         f"{np.finfo(out.dtype).max:.4g})")
+    return out
 
 
 def _one_hot(name, labels, n_classes, dtype):

@@ -67,10 +67,13 @@ def test_same_bits_as_rowwise_and_train_batches(dtype, sizes, hidden, loss):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_zero_signs_as_the_general_path(dtype):
+@pytest.mark.parametrize("hidden", ["relu", "identity", ["identity", "relu"],
+                                    ["relu", "identity"]], ids=str)
+def test_zero_signs_as_the_general_path(dtype, hidden):
     # zero weights and inputs, zero targets: products and sums of signed zeros all
-    # the way through (the narrow path drops two additions of +0, see narrow.py)
-    models, X, Y = triplets("relu", "mse", [3, 4, 2], 24, dtype, 1e-2)
+    # the way through (the narrow path drops two additions of +0, see narrow.py);
+    # mixed layers check each layer's own activation and its f' in the layer above
+    models, X, Y = triplets(hidden, "mse", [3, 4, 3, 2], 24, dtype, 1e-2)
     for model in models:
         model.params[::3] = 0.0
         model.params[1::5] = -0.0
@@ -83,16 +86,22 @@ def test_zero_signs_as_the_general_path(dtype):
     assert_same_bits(models)
 
 
-def test_a_non_finite_row_stops_before_its_update():
-    models, X, Y = triplets("relu", "mse", [1, 2, 1], 10, np.float64, 0.0)
-    X[6, 0] = 1e300      # overflows the squared error of row 6
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("first", [0, 2])
+def test_a_non_finite_row_stops_before_its_update(dtype, first):
+    # from batch `first` on, with epoch sums carried in: the counters, the sums and
+    # the bad row's gradient as the other trainers leave them
+    models, X, Y = triplets("relu", "huber", [2, 3, 2], 10, dtype, 1e-2)
+    Y[6, 0] = np.nan                   # a NaN cost (fit would refuse such a target)
     before = models[0].params.copy()
     order = np.arange(10, dtype=np.int64)
-    narrow, rowwise, general = run_three(models, X, Y, order)
+    narrow = train_online_sgd_narrow(models[0]._net, X, Y, order, 1, first, 10, 1.5, 2.0)
+    rowwise = train_online_sgd(models[1]._net, X, Y, order, first, 10, 1.5, 2.0)
+    general = train_batches(models[2]._net, X, Y, order, 1, first, 10, 1.5, 2.0)
     assert narrow[2] == rowwise[2] == general[2] == 6
     assert narrow == rowwise == general
     assert_same_bits(models)          # the row's gradient written, as the others do
-    assert not np.array_equal(models[0].params, before)     # rows 0-5 trained
+    assert not np.array_equal(models[0].params, before)     # rows first-5 trained
     assert np.isfinite(models[0].params).all()
 
 

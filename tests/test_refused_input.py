@@ -252,6 +252,43 @@ def test_all_finite_finds_any_non_finite_entry_and_accepts_overflowing_sums(dtyp
         assert not all_finite(np.array([-big, -big, bad], dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_on_large_arrays_every_layout(dtype):
+    # above all_finite's entry-by-entry size: the sum of squares (contiguous, C or F
+    # order) or the sum (strided views), overflow falling back to min and max
+    from fastprop.validation import all_finite
+    big = np.finfo(dtype).max
+    base = np.ones((300, 40), dtype)
+    views = [lambda a: a, lambda a: np.asfortranarray(a), lambda a: a[:, ::3],
+             lambda a: a[::2], lambda a: a.T]
+    for view in views:
+        assert all_finite(view(base))
+        huge = base.copy()
+        huge[::7] = big                   # squares and sums overflow, entries finite
+        assert all_finite(view(huge))
+        for bad in (np.nan, np.inf, -np.inf):
+            for where in [(0, 0), (151, 9), (299, 39)]:
+                for a in (base.copy(), huge.copy()):
+                    a[where] = bad
+                    seen = view(a)
+                    assert all_finite(seen) == bool(np.isfinite(seen).all())
+
+
+@pytest.mark.parametrize("where", ["X", "y"])
+def test_fit_refuses_float64_data_beyond_a_float32_models_range(where):
+    # finite in float64, inf once cast to float32: named, and nothing changes
+    model = fp.Model([3, 4, 1], dtype=np.float32, seed=0)
+    params = model.params.copy()
+    X, y = np.ones((8, 3)), np.ones(8)
+    (X if where == "X" else y)[5] = -1e39
+    with pytest.raises(ValueError, match=rf"{where} must fit the model's dtype float32: "
+                                         r"-1e\+39 at index \(5"):
+        model.fit(X, y, epochs=1)
+    assert np.array_equal(model.params, params)
+    from fastprop.validation import as_features          # within the range: accepted
+    assert as_features(np.full((2, 3), -3.4e38), 3, np.float32).dtype == np.float32
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_fit_refuses_non_finite_input_among_overflowing_values(bad):
     # all_finite's sum overflows on such X; min and max decide

@@ -152,14 +152,15 @@ class _Clock:
         return self.now
 
 
-@pytest.mark.parametrize("sizes,loss,batch_size,n_threads", [
-    ([1, 2, 1], "mse", 1, 1),                           # narrow.py
-    ([3, 8, 2], "binary_cross_entropy", 1, 1),          # rowwise.py
-    ([3, 8, 3], "cross_entropy", 5, 1),                 # train_batches
-    ([3, 8, 3], "cross_entropy", 64, 2),                # train_batches_sharded
+@pytest.mark.parametrize("sizes,loss,batch_size,n_threads,trainer", [
+    ([1, 2, 1], "mse", 1, 1, "train_online_sgd_narrow"),
+    ([3, 8, 2], "binary_cross_entropy", 1, 1, "train_batches_rowwise"),
+    ([3, 8, 3], "cross_entropy", 5, 1, "train_batches"),
+    ([3, 8, 3], "cross_entropy", 64, 2, None),          # train_batches_sharded
 ])
 def test_epoch_sums_do_not_depend_on_how_fit_splits_the_epoch(monkeypatch, sizes, loss,
-                                                               batch_size, n_threads):
+                                                               batch_size, n_threads,
+                                                               trainer):
     # fit calls the compiled trainer on runs of batches sized by time (CHUNK_SECONDS):
     # runs of 1, 3 or 7 batches, or the whole epoch, give the same bits, history too
     from fastprop import training
@@ -175,10 +176,29 @@ def test_epoch_sums_do_not_depend_on_how_fit_splits_the_epoch(monkeypatch, sizes
     for chunk in (1, 3, 7, 10**9):
         model = fp.Model(sizes, loss=loss, seed=0)
         model._chunk_batches[batch_size] = chunk
+        optimizer = fp.SGD(1e-2) if trainer == "train_online_sgd_narrow" else fp.Adam(1e-2)
+        if trainer is not None:
+            model.set_optimizer(optimizer)
+            assert training._trainer(model._net, batch_size).__name__ == trainer
         h = model.fit(X, y, epochs=3, batch_size=batch_size, n_threads=n_threads,
-                      optimizer=fp.Adam(1e-2))
+                      optimizer=optimizer)
         results.append((model.params.tobytes(), h.loss, h.accuracy))
     assert all(r == results[0] for r in results[1:])
+
+
+def test_unshuffled_epochs_follow_the_rows_whatever_the_last_fits_size():
+    # fit keeps 0..n-1 between calls (training._in_order): a fit on other data sizes
+    # in between changes nothing
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 2)), rng.normal(size=30)
+    kept = fp.Model([2, 3, 1], seed=0)
+    for n in (20, 30, 12, 20):
+        fresh = fp.Model([2, 3, 1], seed=0)
+        fresh.params[:] = kept.params
+        for model in (kept, fresh):
+            model.fit(X[:n], y[:n], epochs=2, batch_size=4, shuffle=False,
+                      optimizer=fp.SGD(0.05))
+        assert kept.params.tobytes() == fresh.params.tobytes()
 
 
 def test_divergence_names_epoch_and_step_and_keeps_the_model_usable():

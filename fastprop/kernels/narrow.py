@@ -11,7 +11,8 @@ written out WIDTH times, each term guarded by the layer's width (masked off, not
 computed with zero weights). The sums are rowwise.py's, term by term and in the same
 order, so parameters and gradients come out bit-identical (tests/test_narrow.py). The
 workspace still receives each layer's z, a and error; the backward pass reads z and
-a back, off the path from step to step.
+a back, off the path from step to step. (An error there may be -0 where rowwise.py
+writes +0, see _error_down; the target buffer is not used.)
 
 What else a W1 step (1-2-1, mse, float32, called directly) needed, measured:
 - indices as unsigned integers: Numba then leaves out its negative-index fix-up (a
