@@ -24,8 +24,8 @@ What else a W1 step (1-2-1, mse, float32, called directly) needed, measured:
   as kernels that LLVM inlines, and the per-layer ones (_dense, _sgd_units, ...) and
   the step inlined at Numba's level: all at Numba's level took 19 s to compile (it
   copies a callee's IR at every call site, recursively), all as kernels 0.6 s but
-  23 ns a step; this split compiles in 2.5 s and runs a step in 13-15 ns
-  (rowwise.train_online_sgd: 40 ns).
+  23 ns a step; this split compiles in 2.2-2.5 s and runs a step in 13-15 ns
+  (rowwise.train_online_sgd: 37-40 ns).
 
 The loop over layers is a runtime loop: one compiled function per dtype serves every
 narrow network, any depth. fit picks this trainer in Python (training._narrow_online),
