@@ -10,7 +10,7 @@ from fastprop.kernels.narrow import WIDTH, train_online_sgd_narrow
 from fastprop.kernels.rowwise import train_online_sgd
 from fastprop.kernels.training import train_batches
 
-from helpers import make_case
+from helpers import central_differences, make_case
 
 SIZES = [[1, 2, 1], [2, 2, 1], [3, 4, 2], [4, 4, 4], [1, 3, 2, 4, 1], [4, 1, 4],
          [2, 4], [3, 1]]
@@ -168,3 +168,22 @@ def test_online_fit_follows_the_numpy_reference(hidden, loss):
     for (W, b), W_fit, b_fit in zip(layers, model.weights, model.biases):
         np.testing.assert_allclose(W_fit, W, rtol=1e-11, atol=1e-13)
         np.testing.assert_allclose(b_fit, b, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("loss", ["mse", "huber"])
+@pytest.mark.parametrize("hidden", ["relu", "identity", ["identity", "relu"]], ids=str)
+def test_the_gradient_it_writes_matches_central_differences(hidden, loss):
+    """The gradient the narrow trainer writes for a row (float64) against central
+    differences of that row's cost, taken with the parameters before the step."""
+    models, X, Y = triplets(hidden, loss, [3, 4, 3, 2], 1, np.float64, 0.0, seed=7)
+    model = models[0]
+    start = model.params.copy()
+
+    def cost():
+        return model.loss(X, Y)     # the mean cost of the one row: its cost
+
+    expected = central_differences(cost, model.params)
+    assert np.array_equal(model.params, start)
+    order = np.zeros(1, dtype=np.int64)
+    train_online_sgd_narrow(model._net, X, Y, order, 1, 0, 1, 0.0, 0.0)
+    np.testing.assert_allclose(model._net.grads, expected, rtol=1e-6, atol=1e-8)
