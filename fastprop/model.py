@@ -10,7 +10,7 @@ from .init import default_init, draw_weights, resolve_init
 from .kernels.network import (backward, copy_rows, evaluate_rows, forward, predict_into,
                               predict_rows)
 from .layout import layer_views, make_layout, param_count
-from .net import make_net, shard_layout, with_workspace
+from .net import make_net, with_workspace
 from .optimizers import SGD, Optimizer, _check_number
 from .trace import Trace
 from .training import FitOptions, run_fit
@@ -98,7 +98,7 @@ class Model:
         self.optimizer = None
         self._lock = threading.RLock()
         self._chunk_batches = {}     # batch size -> batches per compiled call (training.py)
-        self._shards = None          # the last fit's shard buffers, reused (training.py)
+        self._tiles = None           # the last fit's tile plan, reused (training.py)
         self._in_order = None        # 0..n-1 for epochs without shuffling (training.py)
         key = int(np.random.SeedSequence((self.seed, 3)).generate_state(1, np.uint64)[0])
         self._net = make_net(self.params, self.layout, act, loss_code, DEFAULT_CAPACITY,
@@ -255,8 +255,7 @@ class Model:
         l2 = self.l2 if l2 is None else _check_number("l2", l2)
         self._bind_optimizer(optimizer)
         batch_size = min(opts.batch_size, opts.X.shape[0])
-        if shard_layout(batch_size)[0] == 1:      # else the shards hold the workspace
-            self._ensure_capacity(batch_size)
+        self._ensure_capacity(batch_size)
         self._net = self._net._replace(l2=l2)
         try:
             return run_fit(self, opts)

@@ -10,13 +10,13 @@ from . import codes
 from .history import History
 from .kernels.narrow import WIDTH, train_online_sgd_narrow
 from .kernels.network import evaluate_rows
-from .kernels.parallel import train_batches_sharded
 from .kernels.rowwise import train_batches_rowwise
+from .kernels.tiled import train_batches_tiled
 from .kernels.training import train_batches
 from .layout import N_IN, N_OUT
-from .net import make_shards, shard_layout
 from .schedules import Constant, Schedule
 from .threads import resolve_threads, training_threads
+from .tiles import is_cut, make_tiles, share_gradient_tiles
 from .validation import all_finite, check_choice, check_int
 
 CHUNK_SECONDS = 0.2     # compiled work between returns to Python (Ctrl-C, progress bar)
@@ -134,10 +134,10 @@ def _run_epochs(model, opts):
     n = X.shape[0]
     batch_size = min(opts.batch_size, n)
     n_batches = -(-n // batch_size)
-    # Batches of one shard train in one pass; larger ones are split into shards that
-    # threads share (the split depends on the batch size only: same bits for any
-    # thread count).
-    shards = _shards_for(model, batch_size) if shard_layout(batch_size)[0] > 1 else None
+    # Products large enough to share are cut into tiles that threads compute (the cut
+    # depends on the sizes only: the same bits for any thread count); else one thread
+    # trains, with less overhead.
+    tiles = _tiles_for(model, batch_size, opts.n_threads)
     train = _trainer(net, batch_size)
     history = History(samples=n)
     checkpoint = _Snapshot(net)
@@ -166,13 +166,13 @@ def _run_epochs(model, opts):
                 stop = min(b + chunk, n_batches)
                 checkpoint.save(net)
                 t0 = time.perf_counter()
-                if shards is None:
+                if tiles is None:
                     cost, correct, bad = train(net, X, Y, order, batch_size, b, stop, cost,
                                                correct)
                 else:
-                    cost, correct, bad = train_batches_sharded(net, shards, X, Y, order,
-                                                               batch_size, b, stop, cost,
-                                                               correct)
+                    cost, correct, bad = train_batches_tiled(net, tiles, X, Y, order,
+                                                             batch_size, b, stop, cost,
+                                                             correct)
                 elapsed = time.perf_counter() - t0
                 if bad >= 0 or not all_finite(net.params):
                     checkpoint.restore(net)
@@ -278,15 +278,19 @@ def _row_at_a_time(net, batch_size):
                                           < net.blas_min)
 
 
-def _shards_for(model, batch_size):
-    """Shard buffers for this batch size: the last fit's when they fit, else new ones
-    (kept on the model, so repeated fit calls allocate nothing)."""
-    shards = model._shards
-    n_shards, rows = shard_layout(batch_size)
-    if (shards is None or shards.rows != rows or shards.grads.shape[0] != n_shards
-            or shards.grads.shape[1] != model.params.size):
-        shards = model._shards = make_shards(model._net, batch_size)
-    return shards
+def _tiles_for(model, batch_size, n_threads):
+    """The tile plan for this run, its dW tiles shared among n_threads; None when no
+    product is worth cutting (then one thread trains). Kept on the model with what it
+    was made for, so that repeated fits allocate nothing."""
+    net = model._net
+    key = (batch_size, net.blas_min)
+    if model._tiles is None or model._tiles[0] != key:
+        tiles = make_tiles(net.layout, batch_size, net.blas_min)
+        model._tiles = (key, tiles if is_cut(tiles.plan, net.layout, batch_size) else None)
+    tiles = model._tiles[1]
+    if tiles is not None:
+        share_gradient_tiles(tiles, net.layout, n_threads)
+    return tiles
 
 
 def _epoch_line(history):

@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 import fastprop as fp
+import fastprop.net
 from fastprop import io as fpio
+from fastprop import training
+from helpers import cut_fine
 
 DTYPES = [np.float32, np.float64]
 
@@ -72,9 +75,14 @@ def test_round_trip_is_bit_exact(tmp_path, dtype, optimizer):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("batch_size", [16, 64])     # 64: batches split into shards
-def test_resumed_training_matches_uninterrupted(tmp_path, dtype, batch_size):
-    """Adam moments, step count, shuffling order and dropout masks all continue."""
+@pytest.mark.parametrize("batch_size,tiled", [(16, False), (64, True)])
+def test_resumed_training_matches_uninterrupted(tmp_path, monkeypatch, dtype, batch_size,
+                                                tiled):
+    """Adam moments, step count, shuffling order and dropout masks all continue (on the
+    one-thread path, and on the multi-threaded one: tiles)."""
+    if tiled:
+        cut_fine(monkeypatch)
+        monkeypatch.setattr(fastprop.net, "DEFAULT_BLAS_MIN", 0)   # every layer on BLAS
     X, y = make_data()
     straight = trained_model(dtype, epochs=5, batch_size=batch_size)
     first = trained_model(dtype, epochs=2, batch_size=batch_size)
@@ -82,6 +90,7 @@ def test_resumed_training_matches_uninterrupted(tmp_path, dtype, batch_size):
     resumed = fp.load(tmp_path / "mid.npz")
     resumed.fit(X, y, epochs=3, batch_size=batch_size)   # optimizer=None: the loaded one
     first.fit(X, y, epochs=3, batch_size=batch_size)
+    assert (training._tiles_for(resumed, batch_size, 2) is not None) == tiled
     assert resumed.params.tobytes() == first.params.tobytes()
     assert resumed.params.tobytes() == straight.params.tobytes()
     np.testing.assert_array_equal(resumed.net.opt_state, straight.net.opt_state)

@@ -12,7 +12,9 @@ from numba.core.registry import CPUDispatcher
 import fastprop
 import fastprop as fp
 from fastprop.codes import ACTIVATIONS
+from fastprop import training
 from fastprop.kernels import activations, exp, jit
+from helpers import cut_fine
 
 
 def _modules():
@@ -104,7 +106,7 @@ def test_a_kernel_with_a_default_or_star_parameter_is_refused_when_defined():
 def test_the_model_api_never_calls_a_compiled_only_kernel_from_python(monkeypatch):
     """At run time, not only by the imports above: every Model method that reaches
     compiled code, on each training path (layer by layer, row by row with fused SGD,
-    row by row with Adam, data-parallel shards)."""
+    row by row with Adam, tiles shared by threads)."""
     def refuse(dispatcher):
         raise AssertionError(f"{dispatcher.py_func.__qualname__} called from Python")
 
@@ -113,6 +115,8 @@ def test_the_model_api_never_calls_a_compiled_only_kernel_from_python(monkeypatc
     X = rng.normal(size=(200, 6))
     y = rng.integers(0, 3, size=200)
     big = fp.Model([6, 256, 3], loss="cross_entropy", dropout=0.1, seed=0)
+    cut_fine(monkeypatch)
+    assert training._tiles_for(big, 128, 2) is not None
     big.fit(X, y, epochs=1, batch_size=128, optimizer=fp.Adam(), n_threads=2,
             validation_split=0.2)
     small = fp.Model([6, 4, 3], loss="cross_entropy", seed=0)

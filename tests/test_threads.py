@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import fastprop as fp
-from fastprop.net import shard_layout
+from fastprop import training
+from helpers import cut_fine
 
 MAX_THREADS = min(4, numba.config.NUMBA_NUM_THREADS)
 
@@ -26,34 +27,19 @@ def train(dtype, n_threads, batch_size=128, **model_args):
     model = fp.Model([12, 40, 24, 4], loss="cross_entropy", dtype=dtype, seed=1,
                      **model_args)
     model._net = model._net._replace(blas_min=1000)    # BLAS and loop layers both
+    assert training._tiles_for(model, batch_size, n_threads) is not None
     h = model.fit(X, y, epochs=3, batch_size=batch_size, optimizer=fp.Adam(1e-2),
                   n_threads=n_threads)
     return model.params.copy(), h.loss
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bit_identical_for_any_thread_count(dtype):
-    assert shard_layout(128)[0] > 1
+def test_bit_identical_for_any_thread_count(monkeypatch, dtype):
+    cut_fine(monkeypatch)     # the multi-threaded path, in small tiles
     runs = [train(dtype, n, dropout=0.3, l2=1e-3) for n in range(1, MAX_THREADS + 1)]
     for params, loss in runs[1:]:
         assert np.array_equal(params, runs[0][0])
         assert loss == runs[0][1]
-
-
-def test_sharded_step_is_the_mean_gradient_step():
-    X, y = data(128)
-    model = fp.Model([12, 40, 24, 4], loss="cross_entropy", dtype=np.float64, seed=1,
-                     l2=0.01)
-    twin = fp.Model([12, 40, 24, 4], loss="cross_entropy", dtype=np.float64, seed=1,
-                    l2=0.01)
-    dW, db = twin.gradients(X, y)
-    model.fit(X, y, epochs=1, batch_size=128, shuffle=False, optimizer=fp.SGD(0.1),
-              n_threads=2)
-    for l in range(3):
-        np.testing.assert_allclose(model.weights[l], twin.weights[l] - 0.1 * dW[l],
-                                   rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(model.biases[l], twin.biases[l] - 0.1 * db[l],
-                                   rtol=1e-12, atol=1e-14)
 
 
 def test_concurrent_fits_equal_sequential_fits():

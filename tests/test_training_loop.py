@@ -10,6 +10,7 @@ import pytest
 
 import fastprop as fp
 from fastprop import schedules
+from helpers import cut_fine, use_blas
 
 
 def blobs(n=300, seed=0, noise=1.0):
@@ -156,7 +157,7 @@ class _Clock:
     ([1, 2, 1], "mse", 1, 1, "train_online_sgd_narrow"),
     ([3, 8, 2], "binary_cross_entropy", 1, 1, "train_batches_rowwise"),
     ([3, 8, 3], "cross_entropy", 5, 1, "train_batches"),
-    ([3, 8, 3], "cross_entropy", 64, 2, None),          # train_batches_sharded
+    ([3, 8, 3], "cross_entropy", 64, 2, "train_batches_tiled"),
 ])
 def test_epoch_sums_do_not_depend_on_how_fit_splits_the_epoch(monkeypatch, sizes, loss,
                                                                batch_size, n_threads,
@@ -170,6 +171,8 @@ def test_epoch_sums_do_not_depend_on_how_fit_splits_the_epoch(monkeypatch, sizes
     y = (rng.integers(0, sizes[-1], 230) if loss == "cross_entropy"
          else rng.random((230, sizes[-1])) if loss == "binary_cross_entropy"
          else rng.normal(size=(230, 1)))
+    if trainer == "train_batches_tiled":
+        cut_fine(monkeypatch)
     monkeypatch.setattr(training, "time", _Clock())
     monkeypatch.setattr(training, "CHUNK_SECONDS", 1.0)    # keeps each run's length
     results = []
@@ -177,9 +180,13 @@ def test_epoch_sums_do_not_depend_on_how_fit_splits_the_epoch(monkeypatch, sizes
         model = fp.Model(sizes, loss=loss, seed=0)
         model._chunk_batches[batch_size] = chunk
         optimizer = fp.SGD(1e-2) if trainer == "train_online_sgd_narrow" else fp.Adam(1e-2)
-        if trainer is not None:
-            model.set_optimizer(optimizer)
-            assert training._trainer(model._net, batch_size).__name__ == trainer
+        model.set_optimizer(optimizer)
+        if trainer == "train_batches_tiled":
+            use_blas(model, True)
+        tiles = training._tiles_for(model, batch_size, n_threads)
+        chosen = (training.train_batches_tiled if tiles is not None
+                  else training._trainer(model._net, batch_size))
+        assert chosen.__name__ == trainer
         h = model.fit(X, y, epochs=3, batch_size=batch_size, n_threads=n_threads,
                       optimizer=optimizer)
         results.append((model.params.tobytes(), h.loss, h.accuracy))

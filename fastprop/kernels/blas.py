@@ -112,3 +112,21 @@ def row_times_matrix(out, a, b, out_start, a_start, b_start, k, n):
         for j in range(n):
             o[j] += x_i * w[j]
         i += 1
+
+
+@kernel
+def gemm_block(out, a, b, out_start, a_start, b_start, m, k, n, transpose_a, transpose_b,
+               ld_out, ld_a, ld_b):
+    """out (m, n) = op(a) @ op(b) on blocks of row-major matrices in flat buffers, each
+    matrix's rows ld_* entries apart (a block of columns of a wider matrix): the tiles
+    of kernels/tiled.py. op(a) is (m, k): stored (m, k), or (k, m) when transpose_a;
+    op(b) is (k, n): stored (k, n), or (n, k) when transpose_b. Always a gemm: tiles
+    have many rows, so gemm's one-row shortcut (gemv) is left out."""
+    trans_b = _TRANSPOSE if transpose_b else _NO
+    trans_a = _TRANSPOSE if transpose_a else _NO
+    if out.itemsize == 4:
+        _xxgemm(115, trans_b, trans_a, n, m, k, _at(_COEF32, 0), _at(b, b_start), ld_b,
+                _at(a, a_start), ld_a, _at(_COEF32, 1), _at(out, out_start), ld_out)
+    else:
+        _xxgemm(100, trans_b, trans_a, n, m, k, _at(_COEF64, 0), _at(b, b_start), ld_b,
+                _at(a, a_start), ld_a, _at(_COEF64, 1), _at(out, out_start), ld_out)

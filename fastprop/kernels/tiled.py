@@ -1,0 +1,278 @@
+"""Multi-threaded training: each product of a step is cut into the tiles of a plan
+(fastprop/tiles.py) that threads compute independently, each writing its own block.
+
+A step on a batch of `rows` rows:
+- forward, layer by layer: one parallel loop over the tiles (row block x column block)
+  of Z_l = A_{l-1} @ W_l + b_l, each going on to f_l and dropout on its block; the
+  output layer's tiles (whole rows) go on to the output error E_L, and the cost and
+  correct predictions of their rows;
+- backward, layer by layer down: one parallel loop over the tiles of
+  dW_l = A_{l-1}^T @ E_l (blocks of dW_l, each summing over the whole batch in one call;
+  the first row of blocks also sums db_l) together with those of
+  E_{l-1} = (E_l @ W_l^T) * mask_{l-1} * f'_{l-1}(Z_{l-1}) (row block x column block):
+  the two read E_l and write different buffers;
+- the optimizer update, over blocks of parameters.
+No tile reads what another tile of the same loop writes, and no sum crosses tiles but
+the tiles' costs and counts, added in tile order: the parameters are bit-identical for
+any thread count, and there are no per-thread gradients to add up.
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY
+from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
+from ..tiles import DW_COLS, DW_ROWS, E_COLS, FWD_COLS, ON_BLAS, ROWS
+from .activations import activate, mul_activation_grad
+from .blas import gemm_block
+from .dense import dense_backward_input, dense_backward_params, dense_forward_loops
+from .jit import kernel
+from .losses import batch_correct, output_error
+from .network import draw_dropout, l2_penalty, next_batch
+from .optimizers import optimizer_update_range
+from .random import splitmix64, stream_base
+
+
+LOAD_ROWS = 16     # rows of the batch each parallel task copies in
+
+
+@kernel
+def _load_rows(net, X, Y, order, first, r0, rows):
+    """network.load_batch for rows r0..r0+LOAD_ROWS-1 of the batch (fewer at its end)."""
+    n_in = X.shape[1]
+    n_out = Y.shape[1]
+    r1 = rows if rows < r0 + LOAD_ROWS else r0 + LOAD_ROWS     # min() (see jit.py)
+    for r in range(r0, r1):
+        src = order[first + r]
+        a = net.A[r * n_in:(r + 1) * n_in]
+        y = net.Y[r * n_out:(r + 1) * n_out]
+        for k in range(n_in):
+            a[k] = X[src, k]
+        for j in range(n_out):
+            y[j] = Y[src, j]
+
+
+@kernel
+def _blocks(n, size):
+    return -(-n // size)
+
+
+@kernel
+def forward_tile(net, tiles, l, t, rows, batch):
+    """Tile t of layer l's forward: Z = A_prev @ W + b, A = f(Z) and dropout on a block
+    of rows and columns; for the output layer (whole rows) also E_L, and the block's
+    cost and correct count into tiles.cost/correct."""
+    plan = tiles.plan
+    C = net.capacity
+    n_in = net.layout[l, N_IN]
+    n_out = net.layout[l, N_OUT]
+    z_start = C * net.layout[l, OUT_UNIT]
+    a_start = C * net.layout[l, IN_UNIT]
+    row_block = plan[l, ROWS]
+    col_block = plan[l, FWD_COLS]
+    per_row = _blocks(n_out, col_block)
+    i = t // per_row
+    r0 = i * row_block
+    r1 = rows if rows < r0 + row_block else r0 + row_block       # min() (see jit.py)
+    c0 = (t - i * per_row) * col_block
+    c1 = n_out if n_out < c0 + col_block else c0 + col_block
+    m = r1 - r0
+    width = c1 - c0
+    start = z_start + r0 * n_out + c0
+    if plan[l, ON_BLAS] == 1:
+        gemm_block(net.Z, net.A, net.params, start, a_start + r0 * n_in,
+                   net.layout[l, W_OFF] + c0, m, n_in, width, bool(False), bool(False),
+                   n_out, n_in, n_out)      # bool(): see jit.py
+        b = net.params[net.layout[l, B_OFF] + c0:net.layout[l, B_OFF] + c1]
+        for r in range(m):
+            z = net.Z[start + r * n_out:start + r * n_out + width]
+            for j in range(width):
+                z[j] += b[j]
+    else:    # a layer below blas_min: one tile, the whole layer
+        dense_forward_loops(net.Z, net.A, net.params, start, a_start + r0 * n_in,
+                            net.layout[l, W_OFF], net.layout[l, B_OFF], m, n_in, n_out)
+    rate = net.dropout[l]
+    key = np.uint64(0)
+    if rate > 0.0:    # the stream of forward_rows: the same mask as an uncut batch
+        key = splitmix64(stream_base(net.rng[0], batch) + np.uint64(l))
+    if width == n_out:    # whole rows: one region
+        activate(net.A, net.Z, start, m, n_out, net.act[l])
+        if rate > 0.0:
+            draw_dropout(net.A, net.M, start, m * n_out, rate, key, r0 * n_out)
+    else:
+        for r in range(m):
+            activate(net.A, net.Z, start + r * n_out, np.int64(1), width, net.act[l])
+            if rate > 0.0:
+                draw_dropout(net.A, net.M, start + r * n_out, width, rate, key,
+                             (r0 + r) * n_out + c0)
+    if l == net.layout.shape[0] - 1:
+        Y = net.Y[r0 * n_out:r1 * n_out]
+        tiles.cost[i] = output_error(net.E, net.Z, net.A, Y, start, m, n_out, net.act[l],
+                                     net.loss, 1.0 / rows)
+        if net.loss == CROSS_ENTROPY or net.loss == BINARY_CROSS_ENTROPY:
+            tiles.correct[i] = batch_correct(net.Z, net.A, Y, start, m, n_out, net.loss)
+        else:   # E_L = C'(y_hat) * f'(Z_L): output_error wrote the first factor
+            mul_activation_grad(net.E, net.Z, net.A, start, m * n_out, net.act[l], 1.0)
+            tiles.correct[i] = 0.0
+
+
+@kernel
+def input_error_tile(net, tiles, l, t, rows):
+    """Tile t of E_{l-1} = (E_l @ W_l^T) * mask_{l-1} * f'_{l-1}(Z_{l-1}) (l > 0): a
+    block of rows and columns; W_l is read before any update of this step."""
+    plan = tiles.plan
+    C = net.capacity
+    n_in = net.layout[l, N_IN]
+    n_out = net.layout[l, N_OUT]
+    z_start = C * net.layout[l, OUT_UNIT]
+    a_start = C * net.layout[l, IN_UNIT]
+    row_block = plan[l, ROWS]
+    col_block = plan[l, E_COLS]
+    per_row = _blocks(n_in, col_block)
+    i = t // per_row
+    r0 = i * row_block
+    r1 = rows if rows < r0 + row_block else r0 + row_block       # min() (see jit.py)
+    k0 = (t - i * per_row) * col_block
+    k1 = n_in if n_in < k0 + col_block else k0 + col_block
+    start = a_start + r0 * n_in + k0
+    if plan[l, ON_BLAS] == 1:
+        gemm_block(net.E, net.E, net.params, start, z_start + r0 * n_out,
+                   net.layout[l, W_OFF] + k0 * n_out, r1 - r0, n_out, k1 - k0,
+                   bool(False), bool(True), n_in, n_out, n_out)     # bool(): see jit.py
+    else:    # a layer below blas_min: one tile, the whole layer
+        dense_backward_input(net.E, net.E, net.params, z_start + r0 * n_out, start,
+                             net.layout[l, W_OFF], r1 - r0, n_in, n_out, net.blas_min)
+    _input_error_factors(net, l, start, r1 - r0, k1 - k0, n_in)
+
+
+@kernel
+def gradient_update_tile(net, tiles, l, t, rows, step):
+    """Tile t of layer l's dW_l = A_{l-1}^T @ E_l (a block of dW_l summing over the whole
+    batch; the first row of blocks also db_l), plus l2 * W, then the optimizer's update
+    of that block of parameters (update number `step`). Every E has been computed: W_l
+    is no longer read by anything else this step."""
+    plan = tiles.plan
+    C = net.capacity
+    n_in = net.layout[l, N_IN]
+    n_out = net.layout[l, N_OUT]
+    z_start = C * net.layout[l, OUT_UNIT]
+    a_start = C * net.layout[l, IN_UNIT]
+    w_off = net.layout[l, W_OFF]
+    b_off = net.layout[l, B_OFF]
+    if plan[l, ON_BLAS] != 1:      # the whole layer by dense.py's loops
+        dense_backward_params(net.grads, net.E, net.A, z_start, a_start, w_off, b_off,
+                              rows, n_in, n_out, net.blas_min)
+        k0, k1, c0, c1 = np.int64(0), n_in, np.int64(0), n_out
+    else:
+        dw_rows = plan[l, DW_ROWS]
+        dw_cols = plan[l, DW_COLS]
+        per_row = _blocks(n_out, dw_cols)
+        i = t // per_row
+        k0 = i * dw_rows
+        k1 = n_in if n_in < k0 + dw_rows else k0 + dw_rows
+        c0 = (t - i * per_row) * dw_cols
+        c1 = n_out if n_out < c0 + dw_cols else c0 + dw_cols
+        gemm_block(net.grads, net.A, net.E, w_off + k0 * n_out + c0, a_start + k0,
+                   z_start + c0, k1 - k0, rows, c1 - c0, bool(True), bool(False),
+                   n_out, n_in, n_out)
+        if k0 == 0:   # db[c0:c1]: zero, then row by row (dense._sum_rows' order)
+            db = net.grads[b_off + c0:b_off + c1]
+            zero = db.dtype.type(0.0)
+            for j in range(c1 - c0):
+                db[j] = zero
+            for r in range(rows):
+                e = net.E[z_start + r * n_out + c0:z_start + r * n_out + c1]
+                for j in range(c1 - c0):
+                    db[j] += e[j]
+    # the block's weights: whole rows of W when the tile spans every column, one range
+    # (the optimizer's per-call set-up, Adam's bias corrections, once per tile)
+    lam = net.params.dtype.type(net.l2)
+    whole_rows = c1 - c0 == n_out
+    for k in range(k0, k1 if not whole_rows else k0 + 1):
+        lo = w_off + k * n_out + c0
+        hi = lo + (c1 - c0) if not whole_rows else w_off + k1 * n_out
+        if net.l2 != 0.0:     # network.l2_penalty's gradient term
+            W = net.params[lo:hi]
+            dW = net.grads[lo:hi]
+            for j in range(hi - lo):
+                dW[j] += lam * W[j]
+        optimizer_update_range(net.params, net.grads, net.opt_state, net.opt_hyper, step,
+                               net.opt_code, lo, hi)
+    if k0 == 0:
+        optimizer_update_range(net.params, net.grads, net.opt_state, net.opt_hyper, step,
+                               net.opt_code, b_off + c0, b_off + c1)
+
+
+@kernel
+def _input_error_factors(net, l, start, rows, width, n_in):
+    """E_{l-1} *= dropout mask and f'_{l-1}(Z_{l-1}) on a block of `rows` rows of
+    `width` entries, n_in apart, from `start` (as network.backward does)."""
+    rate = net.dropout[l - 1]
+    a_scale = 1.0 - rate if rate > 0.0 else 1.0
+    for r in range(rows if width < n_in else 1):
+        lo = start + r * n_in
+        count = width if width < n_in else rows * n_in
+        if rate > 0.0:
+            E = net.E[lo:lo + count]
+            M = net.M[lo:lo + count]
+            for i in range(count):
+                E[i] *= M[i]
+        mul_activation_grad(net.E, net.Z, net.A, lo, count, net.act[l - 1], a_scale)
+
+
+@kernel
+def forward_tiles(plan, layout, l, rows):
+    """How many tiles layer l's forward has for a batch of `rows` rows."""
+    return _blocks(rows, plan[l, ROWS]) * _blocks(layout[l, N_OUT], plan[l, FWD_COLS])
+
+
+@kernel
+def input_error_tiles(plan, layout, l, rows):
+    """How many tiles E_{l-1} has (l > 0)."""
+    return _blocks(rows, plan[l, ROWS]) * _blocks(layout[l, N_IN], plan[l, E_COLS])
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy", no_cfunc_wrapper=True)
+def train_batches_tiled(net, tiles, X, Y, order, batch_size, first_batch, stop_batch,
+                        total, correct):
+    """As training.train_batches, with each product of a step cut into tiles that
+    threads share (see the module's docstring)."""
+    n = X.shape[0]
+    plan = tiles.plan
+    layout = net.layout
+    last = layout.shape[0] - 1
+    for b in range(first_batch, stop_batch):
+        first = b * batch_size
+        rows = n - first if n - first < batch_size else batch_size     # min() (see jit.py)
+        for t in prange(_blocks(rows, LOAD_ROWS)):
+            _load_rows(net, X, Y, order, first, t * LOAD_ROWS, rows)
+        batch = next_batch(net)
+        for l in range(last + 1):
+            for t in prange(forward_tiles(plan, layout, l, rows)):
+                forward_tile(net, tiles, l, t, rows, batch)
+        cost = 0.0
+        for i in range(_blocks(rows, plan[last, ROWS])):
+            cost += tiles.cost[i]
+            correct += tiles.correct[i]
+        if not math.isfinite(cost):
+            return total, correct, b
+        for l in range(last, 0, -1):
+            for t in prange(input_error_tiles(plan, layout, l, rows)):
+                input_error_tile(net, tiles, l, t, rows)
+        if net.l2 != 0.0:      # the penalty's cost; its gradient goes in with dW
+            cost += rows * l2_penalty(net, bool(False))     # bool(): see jit.py
+        net.opt_step[0] += 1
+        step = net.opt_step[0]
+        # every layer's dW tiles in one loop, in which each thread takes the tiles
+        # tiles.owner gives it (tiles.py: balanced by size for this run's threads)
+        for worker in prange(tiles.workers[0]):
+            l = 0
+            for task in range(tiles.dw_first[last + 1]):
+                while task >= tiles.dw_first[l + 1]:
+                    l += 1
+                if tiles.owner[task] == worker:
+                    gradient_update_tile(net, tiles, l, task - tiles.dw_first[l], rows,
+                                         step)
+        total += cost
+    return total, correct, -1

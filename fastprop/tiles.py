@@ -1,0 +1,122 @@
+"""The tile plan of multi-threaded training (kernels/tiled.py): how each product of a
+training step is cut into blocks that threads compute independently.
+
+The plan depends on the layer sizes, the batch size and blas_min only, never on the
+thread count: each tile is one BLAS call (or one loop nest) whose arguments are fixed
+by the plan, so its result is the same whichever thread computes it, and training is
+bit-identical for any number of threads.
+
+Cutting has a price on one thread: each extra block makes BLAS pack the shared operand
+again. Measured on W3's products (one thread, float32, OpenBLAS SkylakeX kernels,
+against the uncut product): the first layer's forward (128 x 784 @ 784 x 512) cut into
+2 / 4 / 8 column blocks +3.5 / +6 / +11%, into 2 row blocks of 64 +15%; its dW
+(784 x 128 @ 128 x 512) as 2 x 1 / 2 x 2 / 4 x 2 blocks +4 / +8 / +13%. Hence column
+blocks of at least TILE_COLS for the forward and backward products, row blocks of at
+least TILE_ROWS (large batches only), and dW blocks of at least DW_TILE on a side.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from .layout import N_IN, N_OUT
+
+# Columns of the plan (one row per layer), in entries of the layer's matrices.
+ROWS = 0        # batch rows per tile of the forward and of E_{l-1} (and of the output)
+FWD_COLS = 1    # columns of Z_l per forward tile
+DW_ROWS = 2     # rows of dW_l (inputs) per dW tile
+DW_COLS = 3     # columns of dW_l (outputs) per dW tile
+E_COLS = 4      # columns of E_{l-1} (inputs) per backward tile
+ON_BLAS = 5     # 1: tiles are BLAS calls; 0: the layer is below blas_min, one loop tile
+PLAN_COLUMNS = 6
+
+TILE_ROWS = 256
+OUTPUT_ROWS = 32
+TILE_COLS = 128
+DW_TILE = 256
+MAX_SPLIT = 8      # blocks per dimension at most
+MIN_TILE_WORK = 1 << 19   # multiply-adds a tile keeps at least (~2.5 us on one core)
+ALIGN = 16         # block sizes are multiples of this (64 bytes of float32)
+
+
+class Tiles(NamedTuple):
+    plan: np.ndarray       # (L, PLAN_COLUMNS) int64, see above
+    cost: np.ndarray       # (row tiles of the output,) float64  each tile's summed cost
+    correct: np.ndarray    # (row tiles of the output,) float64  its correct predictions
+    dw_first: np.ndarray   # (L + 1,) int64  number of layer l's first dW tile; last: all
+    owner: np.ndarray      # (dW tiles,) int64  the worker that computes each dW tile
+    workers: np.ndarray    # (1,) int64  how many workers share them (the run's threads)
+
+
+def block(n, least, unit_work):
+    """The block size that cuts a dimension of n units, each worth `unit_work`
+    multiply-adds, into at most MAX_SPLIT blocks of at least `least` units and
+    MIN_TILE_WORK multiply-adds (a multiple of ALIGN; the last block may be shorter);
+    n itself when it makes only one block."""
+    parts = max(1, min(MAX_SPLIT, n // least, n * unit_work // MIN_TILE_WORK))
+    if parts == 1:
+        return n
+    size = -(-n // parts)
+    return min(n, -(-size // ALIGN) * ALIGN)
+
+
+def tile_plan(layout, batch_size, blas_min):
+    """The plan (L, PLAN_COLUMNS) for batches of `batch_size` rows."""
+    n_layers = layout.shape[0]
+    plan = np.zeros((n_layers, PLAN_COLUMNS), np.int64)
+    B = batch_size
+    for l in range(n_layers):
+        n_in, n_out = int(layout[l, N_IN]), int(layout[l, N_OUT])
+        if B * n_in * n_out < blas_min:
+            plan[l] = (B, n_out, n_in, n_out, n_in, 0)
+            continue
+        if l == n_layers - 1:
+            # the output layer's tiles hold whole rows (softmax, the loss); its W is
+            # usually narrow, cheap to pack again for each of more, shorter row blocks
+            rows, fwd_cols = block(B, OUTPUT_ROWS, n_in * n_out), n_out
+        else:
+            fwd_cols = block(n_out, TILE_COLS, B * n_in)
+            rows = block(B, TILE_ROWS, n_in * fwd_cols)
+        # dW tiles are whole rows of dW: the optimizer updates each as one range
+        plan[l] = (rows, fwd_cols, block(n_in, DW_TILE, B * n_out), n_out,
+                   block(n_in, TILE_COLS, rows * n_out), 1)
+    return plan
+
+
+def is_cut(plan, layout, batch_size):
+    """Whether any product of the plan is cut into more than one tile (else there is
+    nothing for threads to share, and training.train_batches does the same work)."""
+    return bool((plan[:, ROWS] < batch_size).any()
+                or (plan[:, FWD_COLS] < layout[:, N_OUT]).any()
+                or (plan[:, DW_ROWS] < layout[:, N_IN]).any()
+                or (plan[:, DW_COLS] < layout[:, N_OUT]).any()
+                or (plan[1:, E_COLS] < layout[1:, N_IN]).any())
+
+
+def make_tiles(layout, batch_size, blas_min):
+    """Tiles (plan and per-tile sums) for batches of `batch_size` rows."""
+    plan = tile_plan(layout, batch_size, blas_min)
+    row_tiles = -(-batch_size // int(plan[-1, ROWS]))
+    dw_tiles = -(-layout[:, N_IN] // plan[:, DW_ROWS])     # whole rows of dW each
+    dw_first = np.concatenate([[0], np.cumsum(dw_tiles)]).astype(np.int64)
+    return Tiles(plan=plan, cost=np.zeros(row_tiles), correct=np.zeros(row_tiles),
+                 dw_first=dw_first, owner=np.zeros(dw_first[-1], np.int64),
+                 workers=np.ones(1, np.int64))
+
+
+def share_gradient_tiles(tiles, layout, n_threads):
+    """Hand the dW tiles to n_threads workers, largest first, each to the worker with
+    the least work so far (a tile's work: its parameters, each a dot product over the
+    batch and an optimizer update). Numba's prange gives each thread an equal count
+    of iterations, whatever their size; the tiles' sizes differ from layer to layer.
+    Which worker computes a tile does not change its result."""
+    sizes = np.concatenate([
+        np.minimum(plan_rows, n_in - np.arange(0, n_in, plan_rows)) * n_out
+        for plan_rows, n_in, n_out in zip(tiles.plan[:, DW_ROWS], layout[:, N_IN],
+                                          layout[:, N_OUT])])
+    workers = max(1, min(int(n_threads), sizes.size))
+    load = np.zeros(workers, np.int64)
+    for task in np.argsort(-sizes, kind="stable"):
+        w = int(np.argmin(load))
+        tiles.owner[task] = w
+        load[w] += sizes[task]
+    tiles.workers[0] = workers

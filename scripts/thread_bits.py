@@ -1,0 +1,71 @@
+#!/usr/bin/env python
+"""Are fastprop's trained parameters bit-identical for every thread count?
+
+Trains the same models with fit(n_threads=k) for each k given (default: 1, 2, 4, ...
+up to every core) and prints a digest of the parameters and loss history for each;
+the run fails (exit 1) if any digest differs from the 1-thread one. The models: W3's
+network and batch (784-512-256-10, batch 128, Adam), the same with batch 1024, and a
+small net with dropout and an L2 penalty whose layers take both the loop and the BLAS
+paths, each in float32 and float64.
+
+    python scripts/thread_bits.py                  # 1, 2, 4, ... all cores
+    python scripts/thread_bits.py --threads 1,3,16
+"""
+import argparse
+import hashlib
+import sys
+
+import numpy as np
+
+import fastprop as fp
+from fastprop.threads import available_cores
+
+
+def cases():
+    rng = np.random.default_rng(0)
+    X3 = rng.standard_normal((2048, 784))
+    y3 = (X3 @ rng.standard_normal((784, 10))).argmax(axis=1)
+    Xs = rng.standard_normal((600, 12))
+    ys = rng.integers(0, 4, 600)
+    for dtype in (np.float32, np.float64):
+        yield ("W3 net, batch 128", dtype, [784, 512, 256, 10], {}, X3, y3, 128, None)
+        yield ("W3 net, batch 1024", dtype, [784, 512, 256, 10], {}, X3, y3, 1024, None)
+        yield ("12-40-24-4, dropout 0.3, l2 1e-3, batch 200", dtype, [12, 40, 24, 4],
+               {"dropout": 0.3, "l2": 1e-3}, Xs, ys, 200, 1000)
+
+
+def digest(dtype, sizes, extra, X, y, batch_size, blas_min, n_threads):
+    model = fp.Model(sizes, activation="relu", loss="cross_entropy", dtype=dtype, seed=1,
+                     **extra)
+    if blas_min is not None:     # BLAS and loop layers both (as in tests/test_threads.py)
+        model._net = model._net._replace(blas_min=blas_min)
+    h = model.fit(X, y, epochs=2, batch_size=batch_size, optimizer=fp.Adam(1e-3),
+                  n_threads=n_threads)
+    data = model.params.tobytes() + np.asarray(h.loss).tobytes()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", help="comma-separated thread counts (default 1, 2, 4, "
+                                      "... and every core)")
+    args = ap.parse_args(argv)
+    cores = available_cores()
+    if args.threads:
+        counts = [int(t) for t in args.threads.split(",")]
+    else:
+        counts = sorted({min(2 ** i, cores) for i in range(cores.bit_length() + 1)})
+    print(f"thread counts: {counts} ({cores} cores available)")
+    same = True
+    for name, dtype, sizes, extra, X, y, batch_size, blas_min in cases():
+        found = [digest(dtype, sizes, extra, X, y, batch_size, blas_min, k) for k in counts]
+        ok = len(set(found)) == 1
+        same &= ok
+        print(f"{'same' if ok else 'DIFFERENT'}  {np.dtype(dtype).name:7}  {name}: "
+              + " ".join(f"{k}:{d}" for k, d in zip(counts, found)))
+    print("bit-identical for every thread count" if same else "NOT bit-identical")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

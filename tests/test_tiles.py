@@ -1,0 +1,182 @@
+"""Multi-threaded training by tiles (fastprop/tiles.py, kernels/tiled.py): the plan cuts
+every product exactly, a tiled step is the textbook's step (NumPy reference, float64),
+the same training as one thread's train_batches, for any thread count."""
+import numba
+import numpy as np
+import pytest
+
+import fastprop as fp
+from fastprop import tiles, training
+from fastprop.layout import make_layout
+from helpers import (OUTPUT_PAIRS, cut_fine, make_case, max_rel_err, reference_layers,
+                     use_blas)
+from reference import backprop
+
+MAX_THREADS = min(4, numba.config.NUMBA_NUM_THREADS)
+
+
+@pytest.fixture
+def fine_tiles(monkeypatch):
+    cut_fine(monkeypatch)
+
+
+def covered(n, size):
+    """The blocks [start, stop) of size `size` that cut range(n)."""
+    return [(s, min(n, s + size)) for s in range(0, n, size)]
+
+
+# ---------------------------------------------------------------------------- the plan
+@pytest.mark.parametrize("sizes,batch", [([784, 512, 256, 10], 128), ([784, 512, 256, 10], 1000),
+                                         ([784, 512, 256, 10], 7), ([64, 128, 10], 32),
+                                         ([1000, 2000, 1000, 10], 64), ([3, 5000, 2], 4096),
+                                         ([12, 40, 24, 4], 1024)])
+def test_plan_cuts_every_product_into_blocks_within_bounds(sizes, batch):
+    layout = make_layout(sizes)
+    plan = tiles.tile_plan(layout, batch, 16384)
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        rows, fwd_cols, dw_rows, dw_cols, e_cols, on_blas = plan[l]
+        assert 1 <= rows <= batch and 1 <= fwd_cols <= n_out and 1 <= dw_rows <= n_in
+        assert dw_cols == n_out and 1 <= e_cols <= n_in
+        if not on_blas:
+            assert batch * n_in * n_out < 16384
+            assert (rows, fwd_cols, dw_rows, e_cols) == (batch, n_out, n_in, n_in)
+        if l == len(sizes) - 2:
+            assert fwd_cols == n_out          # softmax and the loss need whole rows
+        for size, n in [(rows, batch), (fwd_cols, n_out), (dw_rows, n_in), (e_cols, n_in)]:
+            blocks = covered(n, size)
+            assert len(blocks) <= tiles.MAX_SPLIT
+            assert size == n or size % tiles.ALIGN == 0
+
+
+def test_plan_of_w3_and_nets_too_small_to_share():
+    w3 = make_layout([784, 512, 256, 10])
+    plan = tiles.tile_plan(w3, 128, 16384)
+    # 4 and 2 column blocks forward, 3 and 2 row blocks of dW, 4 of E_1; whole rows out
+    np.testing.assert_array_equal(plan[:, tiles.FWD_COLS], [128, 128, 10])
+    np.testing.assert_array_equal(plan[:, tiles.DW_ROWS], [272, 256, 256])
+    np.testing.assert_array_equal(plan[1:, tiles.E_COLS], [128, 256])
+    assert tiles.is_cut(plan, w3, 128)
+    for sizes, batch in [([64, 128, 10], 32), ([12, 40, 24, 4], 1024), ([1, 2, 1], 1)]:
+        layout = make_layout(sizes)
+        assert not tiles.is_cut(tiles.tile_plan(layout, batch, 16384), layout, batch)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3, 5, 16])
+def test_gradient_tiles_are_shared_out_largest_first(n_threads):
+    layout = make_layout([784, 512, 256, 10])
+    t = tiles.make_tiles(layout, 128, 16384)
+    tiles.share_gradient_tiles(t, layout, n_threads)
+    sizes = np.concatenate([
+        [min(rows, n_in - s) * n_out for s in range(0, n_in, rows)]
+        for rows, n_in, n_out in zip(t.plan[:, tiles.DW_ROWS], layout[:, 0], layout[:, 1])])
+    assert sizes.size == t.dw_first[-1] == t.owner.size
+    workers = t.workers[0]
+    assert workers == min(n_threads, sizes.size)
+    assert set(t.owner.tolist()) == set(range(workers))
+    load = np.bincount(t.owner, weights=sizes, minlength=workers)
+    assert load.max() - load.min() <= sizes.max()      # greedy's bound
+
+
+def test_fit_takes_the_tiled_path_only_where_products_are_cut(monkeypatch):
+    rng = np.random.default_rng(0)
+    calls = []
+    real = training.train_batches_tiled
+    monkeypatch.setattr(training, "train_batches_tiled",
+                        lambda *args: calls.append(1) or real(*args))
+    big = fp.Model([300, 600, 10], loss="cross_entropy", seed=0, dtype=np.float32)
+    big.fit(rng.normal(size=(256, 300)), rng.integers(0, 10, 256), epochs=1, batch_size=128)
+    assert calls
+    calls.clear()
+    small = fp.Model([64, 128, 10], loss="cross_entropy", seed=0, dtype=np.float32)
+    small.fit(rng.normal(size=(64, 64)), rng.integers(0, 10, 64), epochs=1, batch_size=32)
+    assert not calls
+
+
+# ------------------------------------------------------------- the step, against NumPy
+def sgd_step_gradient(model, X, y, lr=0.5):
+    """The gradient fit's one full-batch plain-SGD step applied (params - lr * g)."""
+    before = model.params.copy()
+    model.fit(X, y, epochs=1, batch_size=X.shape[0], shuffle=False,
+              optimizer=fp.SGD(lr=lr), n_threads=2)
+    return (before - model.params) / lr
+
+
+@pytest.mark.parametrize("loss,out_act", OUTPUT_PAIRS)
+@pytest.mark.parametrize("hidden", ["relu", "tanh", "gelu"])
+def test_tiled_step_is_the_reference_gradient_step(fine_tiles, hidden, loss, out_act):
+    model, X, y, Y = make_case(hidden, loss, out_act, [5, 7, 6, 3], 11)
+    use_blas(model, True)
+    ref = backprop(reference_layers(model), model.activations, loss, X, Y)
+    assert training._tiles_for(model, 11, 2) is not None
+    g = sgd_step_gradient(model, X, y)
+    expected = np.concatenate([np.concatenate([dW.ravel(), db])
+                               for dW, db in zip(ref["dW"], ref["db"])])
+    assert max_rel_err(g, expected) < 1e-10
+
+
+def test_tiled_step_with_layers_on_loops_and_on_blas(fine_tiles):
+    # blas_min between the layers' sizes: the middle layer below it (one loop tile)
+    model, X, y, Y = make_case("tanh", "cross_entropy", "softmax", [9, 2, 12, 4], 13)
+    model._net = model._net._replace(blas_min=13 * 9 * 2 + 1)
+    plan = training._tiles_for(model, 13, 2).plan
+    np.testing.assert_array_equal(plan[:, tiles.ON_BLAS], [0, 1, 1])
+    ref = backprop(reference_layers(model), model.activations, "cross_entropy", X, Y)
+    g = sgd_step_gradient(model, X, y)
+    expected = np.concatenate([np.concatenate([dW.ravel(), db])
+                               for dW, db in zip(ref["dW"], ref["db"])])
+    assert max_rel_err(g, expected) < 1e-10
+
+
+# --------------------------------------------- the same training as one thread's path
+def fit_pair(dtype, tiled, monkeypatch, **extra):
+    """Adam, dropout, L2, a partial last batch, 4 epochs: fit with or without tiles."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(103, 6))
+    y = rng.integers(0, 4, 103)
+    if tiled:
+        cut_fine(monkeypatch)
+    model = fp.Model([6, 20, 9, 4], activation=["relu", "elu"], loss="cross_entropy",
+                     dtype=dtype, seed=5, dropout=0.25, l2=1e-3, **extra)
+    use_blas(model, True)
+    h = model.fit(X, y, epochs=4, batch_size=16, optimizer=fp.Adam(1e-2), n_threads=2)
+    assert (training._tiles_for(model, 16, 2) is not None) == tiled
+    monkeypatch.undo()
+    return model.params.copy(), h
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_tiled_training_follows_the_one_thread_path(monkeypatch, dtype):
+    # the same masks, penalty and updates: equal up to BLAS's rounding of smaller blocks
+    plain, h_plain = fit_pair(dtype, False, monkeypatch)
+    tiled, h_tiled = fit_pair(dtype, True, monkeypatch)
+    tol = 1e-12 if dtype == np.float64 else 1e-4
+    assert max_rel_err(tiled, plain) < tol
+    np.testing.assert_allclose(h_tiled.loss, h_plain.loss, rtol=tol)
+    np.testing.assert_allclose(h_tiled.accuracy, h_plain.accuracy, atol=1 / 103 + 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tiled_training_is_bit_identical_for_any_thread_count(fine_tiles, dtype):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(90, 7))
+    y = rng.normal(size=(90, 2))
+    runs = []
+    for n_threads in range(1, MAX_THREADS + 1):
+        model = fp.Model([7, 19, 11, 2], activation="tanh", dtype=dtype, seed=2,
+                         dropout=0.2, l2=1e-3, loss="huber")
+        use_blas(model, True)
+        h = model.fit(X, y, epochs=3, batch_size=32, optimizer=fp.Adam(1e-2),
+                      n_threads=n_threads)
+        runs.append((model.params.tobytes(), h.loss))
+    assert all(run == runs[0] for run in runs[1:])
+
+
+def test_tiled_divergence_restores_the_parameters(fine_tiles):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 5)) * 1e3
+    y = rng.normal(size=(64, 1)) * 1e3
+    model = fp.Model([5, 16, 1], seed=0)
+    use_blas(model, True)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        model.fit(X, y, epochs=50, batch_size=16, optimizer=fp.SGD(lr=10.0), n_threads=2)
+    assert np.isfinite(model.params).all()
