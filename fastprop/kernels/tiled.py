@@ -26,7 +26,7 @@ from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
 from ..tiles import DW_COLS, DW_ROWS, E_COLS, FWD_COLS, ON_BLAS, ROWS
 from .activations import activate, mul_activation_grad
 from .blas import gemm_block
-from .dense import dense_backward_input, dense_backward_params, dense_forward_loops
+from .dense import dense_backward_input, dense_backward_params, dense_forward
 from .jit import kernel
 from .losses import batch_correct, output_error
 from .network import draw_dropout, l2_penalty, next_batch
@@ -90,22 +90,22 @@ def forward_tile(net, tiles, l, t, rows, batch):
             for j in range(width):
                 z[j] += b[j]
     else:    # a layer below blas_min: one tile, the whole layer
-        dense_forward_loops(net.Z, net.A, net.params, start, a_start + r0 * n_in,
-                            net.layout[l, W_OFF], net.layout[l, B_OFF], m, n_in, n_out)
+        dense_forward(net.Z, net.A, net.params, start, a_start + r0 * n_in,
+                      net.layout[l, W_OFF], net.layout[l, B_OFF], m, n_in, n_out,
+                      net.blas_min)
     rate = net.dropout[l]
     key = np.uint64(0)
     if rate > 0.0:    # the stream of forward_rows: the same mask as an uncut batch
         key = splitmix64(stream_base(net.rng[0], batch) + np.uint64(l))
-    if width == n_out:    # whole rows: one region
-        activate(net.A, net.Z, start, m, n_out, net.act[l])
+    # whole rows make one region; a block of columns, one region per row (one call
+    # site each: every call site links and optimises the callee again)
+    whole = width == n_out
+    for r in range(1 if whole else m):
+        lo = start + r * n_out
+        activate(net.A, net.Z, lo, m if whole else np.int64(1), width, net.act[l])
         if rate > 0.0:
-            draw_dropout(net.A, net.M, start, m * n_out, rate, key, r0 * n_out)
-    else:
-        for r in range(m):
-            activate(net.A, net.Z, start + r * n_out, np.int64(1), width, net.act[l])
-            if rate > 0.0:
-                draw_dropout(net.A, net.M, start + r * n_out, width, rate, key,
-                             (r0 + r) * n_out + c0)
+            draw_dropout(net.A, net.M, lo, (m if whole else np.int64(1)) * width, rate, key,
+                         (r0 + r) * n_out + c0)
     if l == net.layout.shape[0] - 1:
         Y = net.Y[r0 * n_out:r1 * n_out]
         tiles.cost[i] = output_error(net.E, net.Z, net.A, Y, start, m, n_out, net.act[l],
