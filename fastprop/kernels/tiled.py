@@ -1,20 +1,24 @@
 """Multi-threaded training: each product of a step is cut into the tiles of a plan
 (fastprop/tiles.py) that threads compute independently, each writing its own block.
 
-A step on a batch of `rows` rows:
-- forward, layer by layer: one parallel loop over the tiles (row block x column block)
-  of Z_l = A_{l-1} @ W_l + b_l, each going on to f_l and dropout on its block; the
-  output layer's tiles (whole rows) go on to the output error E_L, and the cost and
-  correct predictions of their rows;
-- backward, layer by layer down: one parallel loop over the tiles of
-  dW_l = A_{l-1}^T @ E_l (blocks of dW_l, each summing over the whole batch in one call;
-  the first row of blocks also sums db_l) together with those of
-  E_{l-1} = (E_l @ W_l^T) * mask_{l-1} * f'_{l-1}(Z_{l-1}) (row block x column block):
-  the two read E_l and write different buffers;
-- the optimizer update, over blocks of parameters.
+A step on a batch of `rows` rows, each stage one parallel loop:
+- load: the batch's rows copied in, LOAD_ROWS rows a task;
+- forward, layer by layer: the tiles (row block x column block) of
+  Z_l = A_{l-1} @ W_l + b_l, each going on to f_l and dropout on its block; the output
+  layer's tiles (whole rows) go on to the output error E_L, and the cost and correct
+  predictions of their rows (then summed in tile order; a non-finite cost stops the
+  step before any update);
+- errors, layer by layer down: the tiles (row block x column block) of
+  E_{l-1} = (E_l @ W_l^T) * mask_{l-1} * f'_{l-1}(Z_{l-1}), reading W_l before any
+  update of this step;
+- gradients: every layer's dW_l = A_{l-1}^T @ E_l in tiles of whole rows of dW_l (each
+  summing over the whole batch in one BLAS call; the first also sums db_l), each tile
+  going on to the L2 term and the optimizer's update of its parameters. The tiles are
+  shared among the threads by size (tiles.share_gradient_tiles).
 No tile reads what another tile of the same loop writes, and no sum crosses tiles but
-the tiles' costs and counts, added in tile order: the parameters are bit-identical for
-any thread count, and there are no per-thread gradients to add up.
+the tiles' costs and counts, added in tile order: which thread computes a tile, and how
+many threads there are, changes nothing in the results (bit-identical parameters), and
+there are no per-thread gradients to add up.
 """
 import math
 
