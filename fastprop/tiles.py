@@ -6,13 +6,17 @@ thread count: each tile is one BLAS call (or one loop nest) whose arguments are 
 by the plan, so its result is the same whichever thread computes it, and training is
 bit-identical for any number of threads.
 
-Cutting has a price on one thread: each extra block makes BLAS pack the shared operand
-again. Measured on W3's products (one thread, float32, OpenBLAS SkylakeX kernels,
-against the uncut product): the first layer's forward (128 x 784 @ 784 x 512) cut into
-2 / 4 / 8 column blocks +3.5 / +6 / +11%, into 2 row blocks of 64 +15%; its dW
-(784 x 128 @ 128 x 512) as 2 x 1 / 2 x 2 / 4 x 2 blocks +4 / +8 / +13%. Hence column
-blocks of at least TILE_COLS for the forward and backward products, row blocks of at
-least TILE_ROWS (large batches only), and dW blocks of at least DW_TILE on a side.
+Cutting has a price on one thread: each extra block makes BLAS pack the operand the
+blocks share once more (row blocks share W, column blocks share the batch's rows).
+Measured on W3's products (one thread, float32, OpenBLAS SkylakeX kernels, against the
+uncut product): the first layer's forward (128 x 784 @ 784 x 512) cut into 2 / 4 / 8
+column blocks +3.5 / +6 / +11%, into 2 row blocks of 64 +15%; its dW
+(784 x 128 @ 128 x 512) in 2 / 8 row blocks +4 / +20%. Hence blocks of at least
+TILE_COLS columns or TILE_ROWS rows, cut along the longer side of the output (for a
+batch of 1280 rows, the forward and E in row blocks: W3's step then costs +3% against
+uncut, where column blocks cost +5-6%), dW in blocks of at least DW_TILE whole rows,
+and every tile at least MIN_TILE_WORK multiply-adds (smaller products are not cut:
+threads would gain less than they cost to start).
 """
 from typing import NamedTuple
 
@@ -21,13 +25,14 @@ import numpy as np
 from .layout import N_IN, N_OUT
 
 # Columns of the plan (one row per layer), in entries of the layer's matrices.
-ROWS = 0        # batch rows per tile of the forward and of E_{l-1} (and of the output)
+ROWS = 0        # batch rows per forward tile (for the output layer: per output tile)
 FWD_COLS = 1    # columns of Z_l per forward tile
 DW_ROWS = 2     # rows of dW_l (inputs) per dW tile
-DW_COLS = 3     # columns of dW_l (outputs) per dW tile
-E_COLS = 4      # columns of E_{l-1} (inputs) per backward tile
-ON_BLAS = 5     # 1: tiles are BLAS calls; 0: the layer is below blas_min, one loop tile
-PLAN_COLUMNS = 6
+DW_COLS = 3     # columns of dW_l (outputs) per dW tile: all of them
+E_ROWS = 4      # batch rows per tile of E_{l-1}
+E_COLS = 5      # columns of E_{l-1} (inputs) per tile
+ON_BLAS = 6     # 1: tiles are BLAS calls; 0: the layer is below blas_min, one loop tile
+PLAN_COLUMNS = 7
 
 TILE_ROWS = 256
 OUTPUT_ROWS = 32
@@ -67,18 +72,25 @@ def tile_plan(layout, batch_size, blas_min):
     for l in range(n_layers):
         n_in, n_out = int(layout[l, N_IN]), int(layout[l, N_OUT])
         if B * n_in * n_out < blas_min:
-            plan[l] = (B, n_out, n_in, n_out, n_in, 0)
+            plan[l] = (B, n_out, n_in, n_out, B, n_in, 0)
             continue
+        # Each extra block makes BLAS pack the operand its blocks share once more: row
+        # blocks share W (n_in x n_out), column blocks share the batch's rows (B x n_in
+        # for the forward): cut the longer side of the output
         if l == n_layers - 1:
-            # the output layer's tiles hold whole rows (softmax, the loss); its W is
-            # usually narrow, cheap to pack again for each of more, shorter row blocks
+            # the output layer's tiles hold whole rows (softmax, the loss)
             rows, fwd_cols = block(B, OUTPUT_ROWS, n_in * n_out), n_out
+        elif B > n_out:
+            rows, fwd_cols = block(B, TILE_ROWS, n_in * n_out), n_out
         else:
-            fwd_cols = block(n_out, TILE_COLS, B * n_in)
-            rows = block(B, TILE_ROWS, n_in * fwd_cols)
+            rows, fwd_cols = B, block(n_out, TILE_COLS, B * n_in)
+        if B > n_in:      # E_{l-1} (B x n_in) = E_l (B x n_out) @ W^T
+            e_rows, e_cols = block(B, TILE_ROWS, n_in * n_out), n_in
+        else:
+            e_rows, e_cols = B, block(n_in, TILE_COLS, B * n_out)
         # dW tiles are whole rows of dW: the optimizer updates each as one range
-        plan[l] = (rows, fwd_cols, block(n_in, DW_TILE, B * n_out), n_out,
-                   block(n_in, TILE_COLS, rows * n_out), 1)
+        plan[l] = (rows, fwd_cols, block(n_in, DW_TILE, B * n_out), n_out, e_rows, e_cols,
+                   1)
     return plan
 
 
@@ -89,6 +101,7 @@ def is_cut(plan, layout, batch_size):
                 or (plan[:, FWD_COLS] < layout[:, N_OUT]).any()
                 or (plan[:, DW_ROWS] < layout[:, N_IN]).any()
                 or (plan[:, DW_COLS] < layout[:, N_OUT]).any()
+                or (plan[1:, E_ROWS] < batch_size).any()
                 or (plan[1:, E_COLS] < layout[1:, N_IN]).any())
 
 

@@ -29,6 +29,7 @@ machine's real kernels, unset both for this command alone:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/compare.py
 """
 import argparse
+import dataclasses
 import gc
 import json
 import math
@@ -339,6 +340,9 @@ def main(argv=None):
     ap.add_argument("--threads", default="1,2",
                     help="thread counts for W3 (default 1,2); W1, W2 and W4 run at the "
                          "first of them")
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="train W1-W3 with this batch size instead of WORKLOADS.md's (it "
+                         "must divide the workload's samples, for JAX's scan)")
     ap.add_argument("--repeats", type=int, default=5, help="timed rounds (median reported)")
     ap.add_argument("--frameworks", default=",".join(frameworks.NAMES),
                     help="comma-separated subset of " + ",".join(frameworks.NAMES))
@@ -437,6 +441,12 @@ def main(argv=None):
 
     for w in wl_names:
         wl = workloads.get(w)
+        if args.batch_size and not wl.predict_only:
+            if wl.n_samples % args.batch_size:
+                ap.error(f"--batch-size {args.batch_size} does not divide {w}'s "
+                         f"{wl.n_samples} samples")
+            wl = dataclasses.replace(wl, batch_size=args.batch_size,
+                                     group=f"{wl.group}, batch {args.batch_size}")
         counts = threads if w == "W3" else threads[:1]
         blocks = []
         entry = {"group": wl.group, "n_samples": wl.n_samples, "batch_size": wl.batch_size,

@@ -34,15 +34,21 @@ def test_plan_cuts_every_product_into_blocks_within_bounds(sizes, batch):
     layout = make_layout(sizes)
     plan = tiles.tile_plan(layout, batch, 16384)
     for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        rows, fwd_cols, dw_rows, dw_cols, e_cols, on_blas = plan[l]
+        rows, fwd_cols, dw_rows, dw_cols, e_rows, e_cols, on_blas = plan[l]
         assert 1 <= rows <= batch and 1 <= fwd_cols <= n_out and 1 <= dw_rows <= n_in
-        assert dw_cols == n_out and 1 <= e_cols <= n_in
+        assert dw_cols == n_out and 1 <= e_rows <= batch and 1 <= e_cols <= n_in
         if not on_blas:
             assert batch * n_in * n_out < 16384
-            assert (rows, fwd_cols, dw_rows, e_cols) == (batch, n_out, n_in, n_in)
+            assert (rows, fwd_cols, dw_rows, e_rows, e_cols) == (batch, n_out, n_in,
+                                                                 batch, n_in)
         if l == len(sizes) - 2:
             assert fwd_cols == n_out          # softmax and the loss need whole rows
-        for size, n in [(rows, batch), (fwd_cols, n_out), (dw_rows, n_in), (e_cols, n_in)]:
+        else:                                 # cut along the longer side only
+            assert rows == batch or fwd_cols == n_out
+            assert (rows < batch) <= (batch > n_out) and (fwd_cols < n_out) <= (batch <= n_out)
+        assert e_rows == batch or e_cols == n_in
+        for size, n in [(rows, batch), (fwd_cols, n_out), (dw_rows, n_in), (e_rows, batch),
+                        (e_cols, n_in)]:
             blocks = covered(n, size)
             assert len(blocks) <= tiles.MAX_SPLIT
             assert size == n or size % tiles.ALIGN == 0
@@ -52,10 +58,18 @@ def test_plan_of_w3_and_nets_too_small_to_share():
     w3 = make_layout([784, 512, 256, 10])
     plan = tiles.tile_plan(w3, 128, 16384)
     # 4 and 2 column blocks forward, 3 and 2 row blocks of dW, 4 of E_1; whole rows out
+    np.testing.assert_array_equal(plan[:, tiles.ROWS], [128, 128, 128])
     np.testing.assert_array_equal(plan[:, tiles.FWD_COLS], [128, 128, 10])
     np.testing.assert_array_equal(plan[:, tiles.DW_ROWS], [272, 256, 256])
+    np.testing.assert_array_equal(plan[1:, tiles.E_ROWS], [128, 128])
     np.testing.assert_array_equal(plan[1:, tiles.E_COLS], [128, 256])
     assert tiles.is_cut(plan, w3, 128)
+    # a batch of 1280 rows: the forward and E in 5 row blocks of 256 instead
+    plan = tiles.tile_plan(w3, 1280, 16384)
+    np.testing.assert_array_equal(plan[:2, tiles.ROWS], [256, 256])
+    np.testing.assert_array_equal(plan[:2, tiles.FWD_COLS], [512, 256])
+    np.testing.assert_array_equal(plan[1:, tiles.E_ROWS], [256, 256])
+    np.testing.assert_array_equal(plan[1:, tiles.E_COLS], [512, 256])
     for sizes, batch in [([64, 128, 10], 32), ([12, 40, 24, 4], 1024), ([1, 2, 1], 1)]:
         layout = make_layout(sizes)
         assert not tiles.is_cut(tiles.tile_plan(layout, batch, 16384), layout, batch)
@@ -101,13 +115,16 @@ def sgd_step_gradient(model, X, y, lr=0.5):
     return (before - model.params) / lr
 
 
+@pytest.mark.parametrize("sizes,n", [([5, 7, 6, 3], 11),     # batch > widths: row blocks
+                                     ([5, 17, 13, 3], 9)])   # < widths: column blocks
 @pytest.mark.parametrize("loss,out_act", OUTPUT_PAIRS)
 @pytest.mark.parametrize("hidden", ["relu", "tanh", "gelu"])
-def test_tiled_step_is_the_reference_gradient_step(fine_tiles, hidden, loss, out_act):
-    model, X, y, Y = make_case(hidden, loss, out_act, [5, 7, 6, 3], 11)
+def test_tiled_step_is_the_reference_gradient_step(fine_tiles, hidden, loss, out_act,
+                                                   sizes, n):
+    model, X, y, Y = make_case(hidden, loss, out_act, sizes, n)
     use_blas(model, True)
     ref = backprop(reference_layers(model), model.activations, loss, X, Y)
-    assert training._tiles_for(model, 11, 2) is not None
+    assert training._tiles_for(model, n, 2) is not None
     g = sgd_step_gradient(model, X, y)
     expected = np.concatenate([np.concatenate([dW.ravel(), db])
                                for dW, db in zip(ref["dW"], ref["db"])])
@@ -165,8 +182,8 @@ def test_tiled_training_is_bit_identical_for_any_thread_count(fine_tiles, dtype)
         model = fp.Model([7, 19, 11, 2], activation="tanh", dtype=dtype, seed=2,
                          dropout=0.2, l2=1e-3, loss="huber")
         use_blas(model, True)
-        h = model.fit(X, y, epochs=3, batch_size=32, optimizer=fp.Adam(1e-2),
-                      n_threads=n_threads)
+        h = model.fit(X, y, epochs=3, batch_size=16, optimizer=fp.Adam(1e-2),
+                      n_threads=n_threads)     # 16 rows: column blocks, then row blocks
         runs.append((model.params.tobytes(), h.loss))
     assert all(run == runs[0] for run in runs[1:])
 

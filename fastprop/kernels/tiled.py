@@ -27,7 +27,7 @@ from numba import njit, prange
 
 from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY
 from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
-from ..tiles import DW_COLS, DW_ROWS, E_COLS, FWD_COLS, ON_BLAS, ROWS
+from ..tiles import DW_COLS, DW_ROWS, E_COLS, E_ROWS, FWD_COLS, ON_BLAS, ROWS
 from .activations import activate, mul_activation_grad
 from .blas import gemm_block
 from .dense import dense_backward_input, dense_backward_params, dense_forward
@@ -131,7 +131,7 @@ def input_error_tile(net, tiles, l, t, rows):
     n_out = net.layout[l, N_OUT]
     z_start = C * net.layout[l, OUT_UNIT]
     a_start = C * net.layout[l, IN_UNIT]
-    row_block = plan[l, ROWS]
+    row_block = plan[l, E_ROWS]
     col_block = plan[l, E_COLS]
     per_row = _blocks(n_in, col_block)
     i = t // per_row
@@ -234,7 +234,7 @@ def forward_tiles(plan, layout, l, rows):
 @kernel
 def input_error_tiles(plan, layout, l, rows):
     """How many tiles E_{l-1} has (l > 0)."""
-    return _blocks(rows, plan[l, ROWS]) * _blocks(layout[l, N_IN], plan[l, E_COLS])
+    return _blocks(rows, plan[l, E_ROWS]) * _blocks(layout[l, N_IN], plan[l, E_COLS])
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy", no_cfunc_wrapper=True)
