@@ -13,10 +13,15 @@ uncut product): the first layer's forward (128 x 784 @ 784 x 512) cut into 2 / 4
 column blocks +3.5 / +6 / +11%, into 2 row blocks of 64 +15%; its dW
 (784 x 128 @ 128 x 512) in 2 / 8 row blocks +4 / +20%. Hence blocks of at least
 TILE_COLS columns or TILE_ROWS rows, cut along the longer side of the output (for a
-batch of 1280 rows, the forward and E in row blocks: W3's step then costs +3% against
-uncut, where column blocks cost +5-6%), dW in blocks of at least DW_TILE whole rows,
-and every tile at least MIN_TILE_WORK multiply-adds (smaller products are not cut:
-threads would gain less than they cost to start).
+batch of 1280 rows, the forward and E in row blocks: W3's step then costs +6% against
+uncut, where column blocks cost +9%; one thread, side by side), dW in blocks of at
+least DW_TILE whole rows, and every tile at least MIN_TILE_WORK multiply-adds (smaller
+products are not cut: threads would gain less than they cost to start).
+
+The price of fixing the plan by the sizes alone: a batch gets only a handful of tiles
+per product (W3's batch of 128: 4, 2 and 1 forward blocks, 3 + 2 + 1 dW blocks), so
+threads beyond that wait on the largest (README, "Performance": on 16 cores W3 scales
+to ~2.5x, where JAX, whose products split across every thread, keeps gaining).
 """
 from typing import NamedTuple
 
