@@ -121,6 +121,16 @@ def make_tiles(layout, batch_size, blas_min):
                  workers=np.ones(1, np.int64))
 
 
+def most_tasks(tiles, layout, batch_size):
+    """The most tasks any parallel loop of a step on `batch_size` rows has (the batch's
+    load aside: LOAD_ROWS rows a task, ~1 us each)."""
+    plan = tiles.plan
+    B = batch_size
+    forward = -(-B // plan[:, ROWS]) * -(-layout[:, N_OUT] // plan[:, FWD_COLS])
+    errors = -(-B // plan[1:, E_ROWS]) * -(-layout[1:, N_IN] // plan[1:, E_COLS])
+    return int(max(forward.max(), errors.max(initial=1), tiles.dw_first[-1]))
+
+
 def share_gradient_tiles(tiles, layout, n_threads):
     """Hand the dW tiles to n_threads workers, largest first, each to the worker with
     the least work so far (a tile's work: its parameters, each a dot product over the

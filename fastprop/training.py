@@ -16,7 +16,7 @@ from .kernels.training import train_batches
 from .layout import N_IN, N_OUT
 from .schedules import Constant, Schedule
 from .threads import resolve_threads, training_threads
-from .tiles import is_cut, make_tiles, share_gradient_tiles
+from .tiles import is_cut, make_tiles, most_tasks, share_gradient_tiles
 from .validation import all_finite, check_choice, check_int
 
 CHUNK_SECONDS = 0.2     # compiled work between returns to Python (Ctrl-C, progress bar)
@@ -123,21 +123,27 @@ class _Snapshot:
 
 
 def run_fit(model, opts):
-    """Train `model` (optimizer and workspace already bound) as `opts` says."""
-    with training_threads(opts.n_threads):
-        return _run_epochs(model, opts)
+    """Train `model` (optimizer and workspace already bound) as `opts` says.
+
+    Products large enough to share are cut into tiles that threads compute (the cut
+    depends on the sizes only: the same bits for any thread count); else one thread
+    trains, with less overhead. No more threads run than the largest parallel loop of
+    a step has tasks: the others would only wait at each loop's end."""
+    batch_size = min(opts.batch_size, opts.X.shape[0])
+    tiles = _tiles_for(model, batch_size, opts.n_threads)
+    n_threads = opts.n_threads
+    if tiles is not None:
+        n_threads = min(n_threads, most_tasks(tiles, model._net.layout, batch_size))
+    with training_threads(n_threads):
+        return _run_epochs(model, opts, tiles)
 
 
-def _run_epochs(model, opts):
+def _run_epochs(model, opts, tiles):
     net = model._net
     X, Y = opts.X, opts.Y
     n = X.shape[0]
     batch_size = min(opts.batch_size, n)
     n_batches = -(-n // batch_size)
-    # Products large enough to share are cut into tiles that threads compute (the cut
-    # depends on the sizes only: the same bits for any thread count); else one thread
-    # trains, with less overhead.
-    tiles = _tiles_for(model, batch_size, opts.n_threads)
     train = _trainer(net, batch_size)
     history = History(samples=n)
     checkpoint = _Snapshot(net)

@@ -91,6 +91,23 @@ def test_gradient_tiles_are_shared_out_largest_first(n_threads):
     assert load.max() - load.min() <= sizes.max()      # greedy's bound
 
 
+@pytest.mark.parametrize("sizes,batch", [([784, 512, 256, 10], 128),
+                                         ([784, 512, 256, 10], 1280), ([9, 40, 33, 5], 70)])
+def test_most_tasks_is_the_largest_parallel_loop_of_the_kernels(monkeypatch, sizes, batch):
+    # fit runs no more threads than this: the kernels' own counts agree with it
+    from fastprop.kernels.tiled import forward_tiles, input_error_tiles
+    if sizes[0] == 9:
+        cut_fine(monkeypatch)
+    layout = make_layout(sizes)
+    t = tiles.make_tiles(layout, batch, 0 if sizes[0] == 9 else 16384)
+    counts = [forward_tiles(t.plan, layout, l, batch) for l in range(len(sizes) - 1)]
+    counts += [input_error_tiles(t.plan, layout, l, batch) for l in range(1, len(sizes) - 1)]
+    counts.append(t.dw_first[-1])
+    assert tiles.most_tasks(t, layout, batch) == max(counts)
+    if sizes[0] == 784:
+        assert max(counts) == 6     # W3: 3 + 2 + 1 dW tiles
+
+
 def test_fit_takes_the_tiled_path_only_where_products_are_cut(monkeypatch):
     rng = np.random.default_rng(0)
     calls = []
