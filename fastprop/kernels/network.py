@@ -180,9 +180,15 @@ def output_correct(net, rows):
 def load_batch(net, X, Y, order, first, rows):
     """Copy rows order[first:first+rows] of X (n, n_in) and Y (n, n_out) into the
     input region and the target buffer."""
+    load_rows(net, X, Y, order, first, np.int64(0), rows)    # np.int64(): see jit.py
+
+
+@net_kernel
+def load_rows(net, X, Y, order, first, r0, r1):
+    """load_batch for the batch's rows r0..r1-1 (kernels/tiled.py: a task each)."""
     n_in = X.shape[1]
     n_out = Y.shape[1]
-    for r in range(rows):
+    for r in range(r0, r1):
         src = order[first + r]
         a = net.A[r * n_in:(r + 1) * n_in]
         t = net.Y[r * n_out:(r + 1) * n_out]

@@ -26,35 +26,20 @@ import numpy as np
 from numba import njit, prange
 
 from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY
-from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
+from ..layout import N_IN, N_OUT
 from ..tiles import DW_COLS, DW_ROWS, E_COLS, E_ROWS, FWD_COLS, ON_BLAS, ROWS
 from .activations import activate, mul_activation_grad
 from .blas import gemm_block
 from .dense import dense_backward_input, dense_backward_params, dense_forward
 from .jit import kernel
 from .losses import batch_correct, output_error
-from .network import draw_dropout, l2_penalty, next_batch
+from .network import draw_dropout, l2_penalty, load_rows, next_batch
 from .optimizers import optimizer_update_range
 from .random import splitmix64, stream_base
+from .row_fields import layer_geometry
 
 
 LOAD_ROWS = 16     # rows of the batch each parallel task copies in
-
-
-@kernel
-def _load_rows(net, X, Y, order, first, r0, rows):
-    """network.load_batch for rows r0..r0+LOAD_ROWS-1 of the batch (fewer at its end)."""
-    n_in = X.shape[1]
-    n_out = Y.shape[1]
-    r1 = rows if rows < r0 + LOAD_ROWS else r0 + LOAD_ROWS     # min() (see jit.py)
-    for r in range(r0, r1):
-        src = order[first + r]
-        a = net.A[r * n_in:(r + 1) * n_in]
-        y = net.Y[r * n_out:(r + 1) * n_out]
-        for k in range(n_in):
-            a[k] = X[src, k]
-        for j in range(n_out):
-            y[j] = Y[src, j]
 
 
 @kernel
@@ -63,39 +48,43 @@ def _blocks(n, size):
 
 
 @kernel
+def _tile_block(t, rows, row_block, width, col_block):
+    """Tile t of a (rows, width) output cut into blocks of row_block x col_block, the
+    tiles numbered along each row of blocks: (row-block index i, r0, r1, c0, c1), the
+    block being rows r0..r1-1 and columns c0..c1-1 (min() written out: see jit.py)."""
+    per_row = _blocks(width, col_block)
+    i = t // per_row
+    r0 = i * row_block
+    r1 = rows if rows < r0 + row_block else r0 + row_block
+    c0 = (t - i * per_row) * col_block
+    c1 = width if width < c0 + col_block else c0 + col_block
+    return i, r0, r1, c0, c1
+
+
+@kernel
 def forward_tile(net, tiles, l, t, rows, batch):
     """Tile t of layer l's forward: Z = A_prev @ W + b, A = f(Z) and dropout on a block
     of rows and columns; for the output layer (whole rows) also E_L, and the block's
     cost and correct count into tiles.cost/correct."""
     plan = tiles.plan
-    C = net.capacity
-    n_in = net.layout[l, N_IN]
-    n_out = net.layout[l, N_OUT]
-    z_start = C * net.layout[l, OUT_UNIT]
-    a_start = C * net.layout[l, IN_UNIT]
-    row_block = plan[l, ROWS]
-    col_block = plan[l, FWD_COLS]
-    per_row = _blocks(n_out, col_block)
-    i = t // per_row
-    r0 = i * row_block
-    r1 = rows if rows < r0 + row_block else r0 + row_block       # min() (see jit.py)
-    c0 = (t - i * per_row) * col_block
-    c1 = n_out if n_out < c0 + col_block else c0 + col_block
+    n_in, n_out, w_off, b_off, z_start, a_start = layer_geometry(net.layout, l,
+                                                                 net.capacity)
+    i, r0, r1, c0, c1 = _tile_block(t, rows, plan[l, ROWS], n_out, plan[l, FWD_COLS])
     m = r1 - r0
     width = c1 - c0
     start = z_start + r0 * n_out + c0
     if plan[l, ON_BLAS] == 1:
         gemm_block(net.Z, net.A, net.params, start, a_start + r0 * n_in,
-                   net.layout[l, W_OFF] + c0, m, n_in, width, bool(False), bool(False),
+                   w_off + c0, m, n_in, width, bool(False), bool(False),
                    n_out, n_in, n_out)      # bool(): see jit.py
-        b = net.params[net.layout[l, B_OFF] + c0:net.layout[l, B_OFF] + c1]
+        b = net.params[b_off + c0:b_off + c1]
         for r in range(m):
             z = net.Z[start + r * n_out:start + r * n_out + width]
             for j in range(width):
                 z[j] += b[j]
     else:    # a layer below blas_min: one tile, the whole layer
         dense_forward(net.Z, net.A, net.params, start, a_start + r0 * n_in,
-                      net.layout[l, W_OFF], net.layout[l, B_OFF], m, n_in, n_out,
+                      w_off, b_off, m, n_in, n_out,
                       net.blas_min)
     rate = net.dropout[l]
     key = np.uint64(0)
@@ -126,27 +115,17 @@ def input_error_tile(net, tiles, l, t, rows):
     """Tile t of E_{l-1} = (E_l @ W_l^T) * mask_{l-1} * f'_{l-1}(Z_{l-1}) (l > 0): a
     block of rows and columns; W_l is read before any update of this step."""
     plan = tiles.plan
-    C = net.capacity
-    n_in = net.layout[l, N_IN]
-    n_out = net.layout[l, N_OUT]
-    z_start = C * net.layout[l, OUT_UNIT]
-    a_start = C * net.layout[l, IN_UNIT]
-    row_block = plan[l, E_ROWS]
-    col_block = plan[l, E_COLS]
-    per_row = _blocks(n_in, col_block)
-    i = t // per_row
-    r0 = i * row_block
-    r1 = rows if rows < r0 + row_block else r0 + row_block       # min() (see jit.py)
-    k0 = (t - i * per_row) * col_block
-    k1 = n_in if n_in < k0 + col_block else k0 + col_block
+    n_in, n_out, w_off, b_off, z_start, a_start = layer_geometry(net.layout, l,
+                                                                 net.capacity)
+    i, r0, r1, k0, k1 = _tile_block(t, rows, plan[l, E_ROWS], n_in, plan[l, E_COLS])
     start = a_start + r0 * n_in + k0
     if plan[l, ON_BLAS] == 1:
         gemm_block(net.E, net.E, net.params, start, z_start + r0 * n_out,
-                   net.layout[l, W_OFF] + k0 * n_out, r1 - r0, n_out, k1 - k0,
+                   w_off + k0 * n_out, r1 - r0, n_out, k1 - k0,
                    bool(False), bool(True), n_in, n_out, n_out)     # bool(): see jit.py
     else:    # a layer below blas_min: one tile, the whole layer
         dense_backward_input(net.E, net.E, net.params, z_start + r0 * n_out, start,
-                             net.layout[l, W_OFF], r1 - r0, n_in, n_out, net.blas_min)
+                             w_off, r1 - r0, n_in, n_out, net.blas_min)
     _input_error_factors(net, l, start, r1 - r0, k1 - k0, n_in)
 
 
@@ -157,26 +136,16 @@ def gradient_update_tile(net, tiles, l, t, rows, step):
     of that block of parameters (update number `step`). Every E has been computed: W_l
     is no longer read by anything else this step."""
     plan = tiles.plan
-    C = net.capacity
-    n_in = net.layout[l, N_IN]
-    n_out = net.layout[l, N_OUT]
-    z_start = C * net.layout[l, OUT_UNIT]
-    a_start = C * net.layout[l, IN_UNIT]
-    w_off = net.layout[l, W_OFF]
-    b_off = net.layout[l, B_OFF]
+    n_in, n_out, w_off, b_off, z_start, a_start = layer_geometry(net.layout, l,
+                                                                 net.capacity)
     if plan[l, ON_BLAS] != 1:      # the whole layer by dense.py's loops
         dense_backward_params(net.grads, net.E, net.A, z_start, a_start, w_off, b_off,
                               rows, n_in, n_out, net.blas_min)
         k0, k1, c0, c1 = np.int64(0), n_in, np.int64(0), n_out
     else:
-        dw_rows = plan[l, DW_ROWS]
-        dw_cols = plan[l, DW_COLS]
-        per_row = _blocks(n_out, dw_cols)
-        i = t // per_row
-        k0 = i * dw_rows
-        k1 = n_in if n_in < k0 + dw_rows else k0 + dw_rows
-        c0 = (t - i * per_row) * dw_cols
-        c1 = n_out if n_out < c0 + dw_cols else c0 + dw_cols
+        # dW (n_in, n_out) in blocks: rows k0..k1-1 (inputs), columns c0..c1-1
+        _, k0, k1, c0, c1 = _tile_block(t, n_in, plan[l, DW_ROWS], n_out,
+                                        plan[l, DW_COLS])
         gemm_block(net.grads, net.A, net.E, w_off + k0 * n_out + c0, a_start + k0,
                    z_start + c0, k1 - k0, rows, c1 - c0, bool(True), bool(False),
                    n_out, n_in, n_out)
@@ -250,7 +219,8 @@ def train_batches_tiled(net, tiles, X, Y, order, batch_size, first_batch, stop_b
         first = b * batch_size
         rows = n - first if n - first < batch_size else batch_size     # min() (see jit.py)
         for t in prange(_blocks(rows, LOAD_ROWS)):
-            _load_rows(net, X, Y, order, first, t * LOAD_ROWS, rows)
+            load_rows(net, X, Y, order, first, t * LOAD_ROWS,
+                      rows if rows < (t + 1) * LOAD_ROWS else (t + 1) * LOAD_ROWS)   # min()
         batch = next_batch(net)
         for l in range(last + 1):
             for t in prange(forward_tiles(plan, layout, l, rows)):
