@@ -239,8 +239,9 @@ class Model:
         callbacks       callables cb(epoch, logs) run after each epoch; a truthy return
                         stops training
         l2              overrides the model's L2 penalty for this run
-        n_threads       threads for data-parallel training (default: every core this
-                        process may use); the result is bit-identical for any count
+        n_threads       threads that share each step's tiles (default: every core this
+                        process may use; never more than a step has tasks); the
+                        result is bit-identical for any count
 
         A non-finite cost raises FloatingPointError naming the epoch and step, with the
         parameters and optimizer state restored to the last check point (at most

@@ -1,4 +1,4 @@
-"""Thread settings for a training run: fastprop's own data-parallel threads, and BLAS
+"""Thread settings for a training run: fastprop's own threads (kernels/tiled.py), and BLAS
 held to one thread inside them (BLAS threads under ours would oversubscribe the cores
 and make results depend on the BLAS library's own splitting). Every change is undone
 in `finally`, and Numba's thread count is per calling thread, so concurrent fits in

@@ -1,4 +1,4 @@
-"""Data-parallel training is bit-identical for any thread count; concurrent fits from
+"""Multi-threaded training (tiles) is bit-identical for any thread count; concurrent fits from
 Python threads equal sequential ones; training allocates nothing per step."""
 import os
 import subprocess
@@ -26,13 +26,16 @@ def train(dtype, n_threads, batch_size=128, **model_args):
     X, y = data()
     model = fp.Model([12, 40, 24, 4], loss="cross_entropy", dtype=dtype, seed=1,
                      **model_args)
-    model._net = model._net._replace(blas_min=1000)    # BLAS and loop layers both
+    # the last layer (128 x 24 x 4 multiply-adds) below blas_min: BLAS and loop layers
+    model._net = model._net._replace(blas_min=20000)
     assert training._tiles_for(model, batch_size, n_threads) is not None
+    assert model._tiles[1].plan[:, -1].tolist() == [1, 1, 0]
     h = model.fit(X, y, epochs=3, batch_size=batch_size, optimizer=fp.Adam(1e-2),
                   n_threads=n_threads)
     return model.params.copy(), h.loss
 
 
+@pytest.mark.skipif(MAX_THREADS < 2, reason="Numba's pool has one thread")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_bit_identical_for_any_thread_count(monkeypatch, dtype):
     cut_fine(monkeypatch)     # the multi-threaded path, in small tiles
@@ -42,11 +45,15 @@ def test_bit_identical_for_any_thread_count(monkeypatch, dtype):
         assert loss == runs[0][1]
 
 
-def test_concurrent_fits_equal_sequential_fits():
+def test_concurrent_fits_equal_sequential_fits(monkeypatch):
+    cut_fine(monkeypatch)     # each fit on the multi-threaded path
+
     def job(seed, out):
         X, y = data(seed=seed)
         model = fp.Model([12, 32, 4], loss="cross_entropy", dtype=np.float32, seed=seed,
                          dropout=0.2)
+        model._net = model._net._replace(blas_min=0)
+        assert training._tiles_for(model, 64, 2) is not None
         model.fit(X, y, epochs=4, batch_size=64, optimizer=fp.Adam(1e-2), n_threads=2)
         out[seed] = model.params.copy()
 

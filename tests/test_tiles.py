@@ -189,6 +189,7 @@ def test_tiled_training_follows_the_one_thread_path(monkeypatch, dtype):
     np.testing.assert_allclose(h_tiled.accuracy, h_plain.accuracy, atol=1 / 103 + 1e-12)
 
 
+@pytest.mark.skipif(MAX_THREADS < 2, reason="Numba's pool has one thread")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_tiled_training_is_bit_identical_for_any_thread_count(fine_tiles, dtype):
     rng = np.random.default_rng(1)
@@ -205,12 +206,25 @@ def test_tiled_training_is_bit_identical_for_any_thread_count(fine_tiles, dtype)
     assert all(run == runs[0] for run in runs[1:])
 
 
-def test_tiled_divergence_restores_the_parameters(fine_tiles):
+@pytest.mark.parametrize("l2", [0.0, 1e-3])
+def test_tiled_divergence_stops_before_the_bad_step(fine_tiles, monkeypatch, l2):
+    # a cost that is not finite (from the loss, or from the L2 penalty alone) stops the
+    # compiled loop before that step's update, and fit restores its check point
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(64, 5)) * 1e3
-    y = rng.normal(size=(64, 1)) * 1e3
-    model = fp.Model([5, 16, 1], seed=0)
+    X = rng.normal(size=(64, 5))
+    y = rng.normal(size=(64, 1))
+    model = fp.Model([5, 16, 1], seed=0, l2=l2, dtype=np.float64)
     use_blas(model, True)
-    with pytest.raises(FloatingPointError, match="diverged"):
-        model.fit(X, y, epochs=50, batch_size=16, optimizer=fp.SGD(lr=10.0), n_threads=2)
-    assert np.isfinite(model.params).all()
+    model.fit(X, y, epochs=1, batch_size=16, optimizer=fp.Adam(1e-2), n_threads=2)
+    if l2:
+        model.weights[0][0, 0] = 1e200          # l2/2 * w^2 overflows to inf
+    else:
+        y = y.copy()
+        y[40, 0] = 1e300                        # the third batch's squared error: inf
+    before = (model.params.copy(), model.net.opt_state.copy(), model.net.opt_step.copy())
+    monkeypatch.setattr(training, "CHUNK_SECONDS", 1e9)    # one call: the whole epoch
+    with pytest.raises(FloatingPointError, match="step 1 of 4" if l2 else "step 3 of 4"):
+        model.fit(X, y, epochs=1, batch_size=16, shuffle=False, n_threads=2)
+    np.testing.assert_array_equal(model.params, before[0])
+    np.testing.assert_array_equal(model.net.opt_state, before[1])
+    np.testing.assert_array_equal(model.net.opt_step, before[2])

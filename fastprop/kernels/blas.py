@@ -120,8 +120,8 @@ def gemm_block(out, a, b, out_start, a_start, b_start, m, k, n, transpose_a, tra
     """out (m, n) = op(a) @ op(b) on blocks of row-major matrices in flat buffers, each
     matrix's rows ld_* entries apart (a block of columns of a wider matrix): the tiles
     of kernels/tiled.py. op(a) is (m, k): stored (m, k), or (k, m) when transpose_a;
-    op(b) is (k, n): stored (k, n), or (n, k) when transpose_b. Always a gemm: tiles
-    have many rows, so gemm's one-row shortcut (gemv) is left out."""
+    op(b) is (k, n): stored (k, n), or (n, k) when transpose_b. Always a gemm, also
+    for one row (a batch's last rows can be one): gemm's gemv shortcut is left out."""
     trans_b = _TRANSPOSE if transpose_b else _NO
     trans_a = _TRANSPOSE if transpose_a else _NO
     if out.itemsize == 4:

@@ -229,13 +229,13 @@ def train_batches_tiled(net, tiles, X, Y, order, batch_size, first_batch, stop_b
         for i in range(_blocks(rows, plan[last, ROWS])):
             cost += tiles.cost[i]
             correct += tiles.correct[i]
-        if not math.isfinite(cost):
+        if net.l2 != 0.0:      # the penalty's cost; its gradient goes in with dW
+            cost += rows * l2_penalty(net, bool(False))     # bool(): see jit.py
+        if not math.isfinite(cost):    # (the penalty too, as in train_batches)
             return total, correct, b
         for l in range(last, 0, -1):
             for t in prange(input_error_tiles(plan, layout, l, rows)):
                 input_error_tile(net, tiles, l, t, rows)
-        if net.l2 != 0.0:      # the penalty's cost; its gradient goes in with dW
-            cost += rows * l2_penalty(net, bool(False))     # bool(): see jit.py
         net.opt_step[0] += 1
         step = net.opt_step[0]
         # every layer's dW tiles in one loop, in which each thread takes the tiles
