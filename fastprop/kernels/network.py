@@ -103,21 +103,39 @@ def predict_layer(Z, A, params, layout, act, C, blas_min, l, rows):
 
 @kernel
 def l2_penalty(net, add_gradient):
-    """l2/2 * sum of squared weights (float64); with add_gradient, net.grads += l2 * W."""
+    """l2/2 * sum of squared weights (float64); with add_gradient, net.grads += l2 * W.
+
+    Each layer's squares go into eight sums (entry i into sum i % 8, the last n % 8
+    into the first), added up as a tree: with one running sum every addition waited for
+    the one before (IEEE order, no fastmath): 281 -> 126 us for W3's 535k float32
+    weights (measured alone). A fixed order still: the same bits every run."""
     total = 0.0
     if net.l2 == 0.0:
         return total
     lam = net.params.dtype.type(net.l2)
     for l in range(net.layout.shape[0]):
         lo = net.layout[l, W_OFF]
-        hi = lo + net.layout[l, N_IN] * net.layout[l, N_OUT]
-        W = net.params[lo:hi]
-        dW = net.grads[lo:hi]
-        for i in range(hi - lo):
-            w = W[i]
-            total += float(w) * float(w)
-            if add_gradient:
-                dW[i] += lam * w
+        n = net.layout[l, N_IN] * net.layout[l, N_OUT]
+        W = net.params[lo:lo + n]
+        dW = net.grads[lo:lo + n]
+        if add_gradient:
+            for i in range(n):
+                dW[i] += lam * W[i]
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+        for k in range(n // 8):     # views from 0 (see activations.activate)
+            v = W[k * 8:k * 8 + 8]
+            s0 += float(v[0]) * float(v[0])
+            s1 += float(v[1]) * float(v[1])
+            s2 += float(v[2]) * float(v[2])
+            s3 += float(v[3]) * float(v[3])
+            s4 += float(v[4]) * float(v[4])
+            s5 += float(v[5]) * float(v[5])
+            s6 += float(v[6]) * float(v[6])
+            s7 += float(v[7]) * float(v[7])
+        tail = W[n - n % 8:n]
+        for i in range(n % 8):
+            s0 += float(tail[i]) * float(tail[i])
+        total += ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
     return 0.5 * net.l2 * total
 
 
