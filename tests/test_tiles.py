@@ -1,6 +1,7 @@
 """Multi-threaded training by tiles (fastprop/tiles.py, kernels/tiled.py): the plan cuts
-every product exactly, a tiled step is the textbook's step (NumPy reference, float64),
-the same training as one thread's train_batches, for any thread count."""
+every product exactly, a tiled step is the textbook's step (NumPy reference and central
+differences, float64), the same training as one thread's train_batches, for any thread
+count."""
 import numba
 import numpy as np
 import pytest
@@ -8,8 +9,8 @@ import pytest
 import fastprop as fp
 from fastprop import tiles, training
 from fastprop.layout import make_layout
-from helpers import (OUTPUT_PAIRS, cut_fine, make_case, max_rel_err, reference_layers,
-                     use_blas)
+from helpers import (OUTPUT_PAIRS, central_differences, cut_fine, make_case, max_rel_err,
+                     reference_layers, use_blas)
 from reference import backprop
 
 MAX_THREADS = min(4, numba.config.NUMBA_NUM_THREADS)
@@ -146,6 +147,22 @@ def test_tiled_step_is_the_reference_gradient_step(fine_tiles, hidden, loss, out
     expected = np.concatenate([np.concatenate([dW.ravel(), db])
                                for dW, db in zip(ref["dW"], ref["db"])])
     assert max_rel_err(g, expected) < 1e-10
+
+
+@pytest.mark.parametrize("hidden,loss,out_act,l2", [
+    ("tanh", "cross_entropy", "softmax", 0.0), ("gelu", "mse", "identity", 1e-2),
+    ("sigmoid", "binary_cross_entropy", "sigmoid", 0.0), ("elu", "huber", "softmax", 1e-2)])
+def test_tiled_step_follows_central_differences(fine_tiles, hidden, loss, out_act, l2):
+    # the gradient a tiled SGD step applies against central differences of the mean
+    # cost (with the L2 penalty), float64; smooth activations: no kinks
+    from test_finite_differences import fd_case
+    model, X, y = fd_case(hidden, loss, out_act, [4, 9, 7, 3], n=10)
+    model.l2 = l2                                   # fit's penalty
+    model._net = model._net._replace(l2=l2)         # and model.loss's
+    use_blas(model, True)
+    numeric = central_differences(lambda: model.loss(X, y), model.params)
+    assert training._tiles_for(model, 10, 2) is not None
+    assert max_rel_err(sgd_step_gradient(model, X, y), numeric) < 1e-6
 
 
 def test_tiled_step_with_layers_on_loops_and_on_blas(fine_tiles):
