@@ -67,7 +67,7 @@ def dense_backward_params(grads, E, A_prev, z_start, a_start, w_off, b_off, rows
     db = grads[b_off:b_off + n_out]
     dW = grads[w_off:w_off + n_in * n_out]
     if rows * n_in * n_out >= blas_min:
-        _sum_rows(db, E, z_start, rows, n_out)
+        sum_rows(db, E, z_start, rows, n_out)
         gemm(grads, A_prev, E, w_off, a_start, z_start, n_in, rows, n_out, bool(True),
              bool(False), bool(False))
         return
@@ -95,7 +95,7 @@ def dense_backward_params(grads, E, A_prev, z_start, a_start, w_off, b_off, rows
 
 
 @kernel
-def _sum_rows(out, E, start, rows, width):
+def sum_rows(out, E, start, rows, width):
     """out (width,) = zero + the sum over rows of E's (rows, width) region at start."""
     zero = out.dtype.type(0.0)
     for j in range(width):

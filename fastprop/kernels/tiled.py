@@ -27,10 +27,10 @@ from numba import njit, prange
 
 from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY
 from ..layout import N_IN, N_OUT
-from ..tiles import DW_COLS, DW_ROWS, E_COLS, E_ROWS, FWD_COLS, ON_BLAS, ROWS
+from ..tiles import DW_ROWS, E_COLS, E_ROWS, FWD_COLS, ON_BLAS, ROWS
 from .activations import activate, mul_activation_grad
 from .blas import gemm_block
-from .dense import dense_backward_input, dense_backward_params, dense_forward
+from .dense import dense_backward_input, dense_backward_params, dense_forward, sum_rows
 from .jit import kernel
 from .losses import batch_correct, output_error
 from .network import draw_dropout, l2_penalty, load_rows, next_batch
@@ -131,8 +131,8 @@ def input_error_tile(net, tiles, l, t, rows):
 
 @kernel
 def gradient_update_tile(net, tiles, l, t, rows, step):
-    """Tile t of layer l's dW_l = A_{l-1}^T @ E_l (a block of dW_l summing over the whole
-    batch; the first row of blocks also db_l), plus l2 * W, then the optimizer's update
+    """Tile t of layer l's dW_l = A_{l-1}^T @ E_l (whole rows of dW_l, summing over the
+    whole batch; the first tile also db_l), plus l2 * W, then the optimizer's update
     of that block of parameters (update number `step`). Every E has been computed: W_l
     is no longer read by anything else this step."""
     plan = tiles.plan
@@ -141,40 +141,29 @@ def gradient_update_tile(net, tiles, l, t, rows, step):
     if plan[l, ON_BLAS] != 1:      # the whole layer by dense.py's loops
         dense_backward_params(net.grads, net.E, net.A, z_start, a_start, w_off, b_off,
                               rows, n_in, n_out, net.blas_min)
-        k0, k1, c0, c1 = np.int64(0), n_in, np.int64(0), n_out
+        k0, k1 = np.int64(0), n_in
     else:
-        # dW (n_in, n_out) in blocks: rows k0..k1-1 (inputs), columns c0..c1-1
-        _, k0, k1, c0, c1 = _tile_block(t, n_in, plan[l, DW_ROWS], n_out,
-                                        plan[l, DW_COLS])
-        gemm_block(net.grads, net.A, net.E, w_off + k0 * n_out + c0, a_start + k0,
-                   z_start + c0, k1 - k0, rows, c1 - c0, bool(True), bool(False),
-                   n_out, n_in, n_out)
-        if k0 == 0:   # db[c0:c1]: zero, then row by row (dense._sum_rows' order)
-            db = net.grads[b_off + c0:b_off + c1]
-            zero = db.dtype.type(0.0)
-            for j in range(c1 - c0):
-                db[j] = zero
-            for r in range(rows):
-                e = net.E[z_start + r * n_out + c0:z_start + r * n_out + c1]
-                for j in range(c1 - c0):
-                    db[j] += e[j]
-    # the block's weights: whole rows of W when the tile spans every column, one range
-    # (the optimizer's per-call set-up, Adam's bias corrections, once per tile)
-    lam = net.params.dtype.type(net.l2)
-    whole_rows = c1 - c0 == n_out
-    for k in range(k0, k1 if not whole_rows else k0 + 1):
-        lo = w_off + k * n_out + c0
-        hi = lo + (c1 - c0) if not whole_rows else w_off + k1 * n_out
-        if net.l2 != 0.0:     # network.l2_penalty's gradient term
-            W = net.params[lo:hi]
-            dW = net.grads[lo:hi]
-            for j in range(hi - lo):
-                dW[j] += lam * W[j]
-        optimizer_update_range(net.params, net.grads, net.opt_state, net.opt_hyper, step,
-                               net.opt_code, lo, hi)
+        # rows k0..k1-1 of dW (inputs), every column: the plan's dW tiles are whole rows
+        _, k0, k1, _, _ = _tile_block(t, n_in, plan[l, DW_ROWS], n_out, n_out)
+        gemm_block(net.grads, net.A, net.E, w_off + k0 * n_out, a_start + k0, z_start,
+                   k1 - k0, rows, n_out, bool(True), bool(False), n_out, n_in, n_out)
+        if k0 == 0:   # db: dense.sum_rows, the one-thread path's order
+            sum_rows(net.grads[b_off:b_off + n_out], net.E, z_start, rows, n_out)
+    # whole rows of W: one range for the L2 term and the optimizer (its per-call set-up,
+    # Adam's bias corrections, once per tile)
+    lo = w_off + k0 * n_out
+    hi = w_off + k1 * n_out
+    if net.l2 != 0.0:     # network.l2_penalty's gradient term
+        lam = net.params.dtype.type(net.l2)
+        W = net.params[lo:hi]
+        dW = net.grads[lo:hi]
+        for j in range(hi - lo):
+            dW[j] += lam * W[j]
+    optimizer_update_range(net.params, net.grads, net.opt_state, net.opt_hyper, step,
+                           net.opt_code, lo, hi)
     if k0 == 0:
         optimizer_update_range(net.params, net.grads, net.opt_state, net.opt_hyper, step,
-                               net.opt_code, b_off + c0, b_off + c1)
+                               net.opt_code, b_off, b_off + n_out)
 
 
 @kernel
