@@ -130,6 +130,29 @@ def test_row_times_matrix_adds_the_product(dtype, k, n):
     np.testing.assert_array_equal(out[2 + n:], before[2 + n:])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("zeros", [[0], [36], [0, 1, 2, 3, 4, 5, 6, 7, 8], list(range(0, 37, 2)),
+                                   list(range(37))])
+def test_row_times_matrix_skips_the_rows_of_zero_inputs(dtype, zeros):
+    """Rows whose input is zero are not read (ReLU's zeros in a one-sample prediction):
+    NaN there leaves the sum over the other rows; a NaN under a nonzero input shows."""
+    k, n = 37, 9
+    rng = np.random.default_rng(len(zeros))
+    a = rng.normal(size=k).astype(dtype)
+    a[zeros] = 0.0
+    b = rng.normal(size=(k, n)).astype(dtype)
+    b[zeros] = np.nan
+    out = np.zeros(n, dtype)
+    _row_times_matrix(out, a, b.ravel(), 0, 0, 0, k, n)
+    kept = np.ones(k, bool)
+    kept[zeros] = False
+    expected = a[kept].astype(np.float64) @ b[kept].astype(np.float64)
+    assert np.max(np.abs(out - expected)) <= TOL[dtype] * (np.abs(expected).max() + 1) * k
+    b[np.flatnonzero(kept)[:1], 3] = np.nan if kept.any() else 0.0
+    _row_times_matrix(out, a, b.ravel(), 0, 0, 0, k, n)
+    assert np.isnan(out[3]) == kept.any()
+
+
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_one_sample_float32_predict_matches_the_reference(activation):
     """A layer of 300 x 64 is above the BLAS threshold: one float32 sample goes through

@@ -86,32 +86,59 @@ def gemm(out, a, b, out_start, a_start, b_start, m, k, n, transpose_a, transpose
 
 
 @kernel
+def _next_nonzero(x, i, k):
+    """The first index from i on where x is not zero; k if there is none."""
+    while i < k and x[i] == 0.0:
+        i += 1
+    return i
+
+
+@kernel
 def row_times_matrix(out, a, b, out_start, a_start, b_start, k, n):
     """out (n,) += a (k,) @ b (k, n), b row-major at b_start: for one float32 row, in
     place of OpenBLAS's sgemv (network.predict_layer, which starts out from the bias).
-    Eight rows of b per pass over
-    out, so out is read and written k/8 times rather than k; the products of each pass
-    are summed as a tree. Measured (aligned buffers, one thread): W4's two large layers
-    22.4 -> 20.3 us, float32 shapes from 17x1000 to 4096x2048 1.0-1.25x sgemv's speed;
-    in float64 this loop was 0.87-0.94x dgemv's on most shapes, so float64 keeps dgemv."""
+    Eight rows of b per pass over out, so out is read and written k/8 times rather than
+    k; the products of each pass are summed as a tree. Measured (aligned buffers, one
+    thread): W4's two large layers 22.4 -> 20.3 us, float32 shapes from 17x1000 to
+    4096x2048 1.0-1.25x sgemv's speed; in float64 this loop was 0.87-0.94x dgemv's on
+    most shapes, so float64 keeps dgemv.
+
+    A row whose input is zero is skipped, not read: a one-sample prediction reads every
+    weight once and is bound by that traffic, and after ReLU about half of a hidden
+    layer's outputs are zero: W4's prediction 21.2-22.5 -> 19.4-20.6 us in compiled code
+    (alternating processes; its second layer's 0.5 MB read half). 0 * w adds nothing for finite w; the parameters of a
+    model are finite (training restores them on divergence), and a non-finite weight
+    still reaches every output through any nonzero input."""
     o = out[out_start:out_start + n]        # views from 0 (see activations.activate)
     x = a[a_start:a_start + k]
-    i = 0
-    while i + 8 <= k:
-        x0, x1, x2, x3 = x[i], x[i + 1], x[i + 2], x[i + 3]
-        x4, x5, x6, x7 = x[i + 4], x[i + 5], x[i + 6], x[i + 7]
-        w = b[b_start + i * n:b_start + (i + 8) * n]
+    w = b[b_start:b_start + k * n]
+    i = _next_nonzero(x, 0, k)
+    while True:
+        i1 = _next_nonzero(x, i + 1, k)
+        i2 = _next_nonzero(x, i1 + 1, k)
+        i3 = _next_nonzero(x, i2 + 1, k)
+        i4 = _next_nonzero(x, i3 + 1, k)
+        i5 = _next_nonzero(x, i4 + 1, k)
+        i6 = _next_nonzero(x, i5 + 1, k)
+        i7 = _next_nonzero(x, i6 + 1, k)
+        if i7 >= k:                            # fewer than eight left
+            break
+        x0, x1, x2, x3 = x[i], x[i1], x[i2], x[i3]
+        x4, x5, x6, x7 = x[i4], x[i5], x[i6], x[i7]
+        w0, w1 = w[i * n:(i + 1) * n], w[i1 * n:(i1 + 1) * n]
+        w2, w3 = w[i2 * n:(i2 + 1) * n], w[i3 * n:(i3 + 1) * n]
+        w4, w5 = w[i4 * n:(i4 + 1) * n], w[i5 * n:(i5 + 1) * n]
+        w6, w7 = w[i6 * n:(i6 + 1) * n], w[i7 * n:(i7 + 1) * n]
         for j in range(n):
-            o[j] += (((x0 * w[j] + x1 * w[n + j]) + (x2 * w[2 * n + j] + x3 * w[3 * n + j]))
-                     + ((x4 * w[4 * n + j] + x5 * w[5 * n + j])
-                        + (x6 * w[6 * n + j] + x7 * w[7 * n + j])))
-        i += 8
+            o[j] += (((x0 * w0[j] + x1 * w1[j]) + (x2 * w2[j] + x3 * w3[j]))
+                     + ((x4 * w4[j] + x5 * w5[j]) + (x6 * w6[j] + x7 * w7[j])))
+        i = _next_nonzero(x, i7 + 1, k)
     while i < k:
         x_i = x[i]
-        w = b[b_start + i * n:b_start + (i + 1) * n]
+        w_i = w[i * n:(i + 1) * n]
         for j in range(n):
-            o[j] += x_i * w[j]
-        i += 1
+            o[j] += x_i * w_i[j]
+        i = _next_nonzero(x, i + 1, k)
 
 
 @kernel
