@@ -16,7 +16,8 @@ from .kernels.training import train_batches
 from .layout import N_IN, N_OUT
 from .schedules import Constant, Schedule
 from .threads import resolve_threads, training_threads
-from .tiles import is_cut, make_tiles, most_tasks, share_gradient_tiles
+from .tile_bits import cuts_keep_bits
+from .tiles import is_cut, make_tiles, most_tasks, share_gradient_tiles, tiles_of, whole_plan
 from .validation import all_finite, check_choice, check_int
 
 CHUNK_SECONDS = 0.2     # compiled work between returns to Python (Ctrl-C, progress bar)
@@ -129,11 +130,14 @@ def run_fit(model, opts):
     depends on the sizes only: the same bits for any thread count); else one thread
     trains, with less overhead. No more threads run than the largest parallel loop of
     a step has tasks: the others would only wait at each loop's end."""
-    batch_size = min(opts.batch_size, opts.X.shape[0])
+    n = opts.X.shape[0]
+    batch_size = min(opts.batch_size, n)
     tiles = _tiles_for(model, batch_size, opts.n_threads)
     n_threads = opts.n_threads
     if tiles is not None:
         n_threads = min(n_threads, most_tasks(tiles, model._net.layout, batch_size))
+        if n_threads == 1:
+            tiles = _one_thread_tiles(model, tiles, batch_size, n)
     with training_threads(n_threads):
         return _run_epochs(model, opts, tiles)
 
@@ -292,10 +296,30 @@ def _tiles_for(model, batch_size, n_threads):
     key = (batch_size, net.blas_min)
     if model._tiles is None or model._tiles[0] != key:
         tiles = make_tiles(net.layout, batch_size, net.blas_min)
-        model._tiles = (key, tiles if is_cut(tiles.plan, net.layout, batch_size) else None)
+        if not is_cut(tiles.plan, net.layout, batch_size):
+            model._tiles = (key, None, None)
+        else:
+            whole = tiles_of(whole_plan(tiles.plan, net.layout, batch_size), net.layout,
+                             batch_size)
+            model._tiles = (key, tiles, whole)
     tiles = model._tiles[1]
     if tiles is not None:
         share_gradient_tiles(tiles, net.layout, n_threads)
+    return tiles
+
+
+def _one_thread_tiles(model, tiles, batch_size, n):
+    """For a one-thread run: the whole products of model._tiles (no time lost to the
+    cuts) if they give the cut ones' bits on this machine's BLAS, for the epoch's full
+    batches and its last (tile_bits.py); else the cut plan's `tiles`, so that one
+    thread still gives the bits of any other count."""
+    net = model._net
+    whole = model._tiles[2]
+    last = n - (-(-n // batch_size) - 1) * batch_size
+    shapes = (batch_size,) if last == batch_size else (batch_size, last)
+    if all(cuts_keep_bits(net, tiles.plan, whole.plan, rows) for rows in shapes):
+        share_gradient_tiles(whole, net.layout, 1)
+        return whole
     return tiles
 
 

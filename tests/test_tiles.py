@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastprop as fp
-from fastprop import tiles, training
+from fastprop import tile_bits, tiles, training
 from fastprop.layout import make_layout
 from helpers import (OUTPUT_PAIRS, central_differences, cut_fine, make_case, max_rel_err,
                      reference_layers, use_blas)
@@ -124,6 +124,93 @@ def test_fit_takes_the_tiled_path_only_where_products_are_cut(monkeypatch):
     assert not calls
 
 
+# ------------------------------------------------- one thread: whole products, same bits
+def test_whole_plan_keeps_only_the_output_row_tiles():
+    w3 = make_layout([784, 512, 256, 10])
+    plan = tiles.tile_plan(w3, 128, 16384)
+    whole = tiles.whole_plan(plan, w3, 128)
+    np.testing.assert_array_equal(whole[:, tiles.ROWS], [128, 128, 128])
+    np.testing.assert_array_equal(whole[:, tiles.FWD_COLS], [512, 256, 10])
+    np.testing.assert_array_equal(whole[:, tiles.DW_ROWS], [784, 512, 256])
+    np.testing.assert_array_equal(whole[:, tiles.DW_COLS], [512, 256, 10])
+    np.testing.assert_array_equal(whole[1:, tiles.E_ROWS], [128, 128])
+    np.testing.assert_array_equal(whole[1:, tiles.E_COLS], [512, 256])
+    np.testing.assert_array_equal(whole[:, tiles.ON_BLAS], plan[:, tiles.ON_BLAS])
+    assert most_tasks_of(whole, w3, 128) == 3         # one dW tile a layer
+    # 1280 rows: the hidden layers' row blocks become whole, the output's row tiles stay
+    plan = tiles.tile_plan(w3, 1280, 16384)
+    whole = tiles.whole_plan(plan, w3, 1280)
+    assert plan[2, tiles.ROWS] == 224
+    np.testing.assert_array_equal(whole[:, tiles.ROWS], [1280, 1280, 224])
+    np.testing.assert_array_equal(whole[1:, tiles.E_ROWS], [1280, 1280])
+    assert most_tasks_of(whole, w3, 1280) == 6       # the output's row tiles only
+    # a layer on loops is one tile in both
+    layout = make_layout([784, 512, 3, 2])
+    plan = tiles.tile_plan(layout, 1280, 16384)
+    whole = tiles.whole_plan(plan, layout, 1280)
+    assert plan[2, tiles.ON_BLAS] == 0
+    np.testing.assert_array_equal(whole[2], plan[2])
+
+
+def most_tasks_of(plan, layout, batch):
+    return tiles.most_tasks(tiles.tiles_of(plan, layout, batch), layout, batch)
+
+
+def tiled_model(dtype=np.float32):
+    model = fp.Model([300, 512, 8, 3], loss="cross_entropy", seed=0, dtype=dtype)
+    model._ensure_capacity(128)
+    return model
+
+
+def test_cuts_keep_bits_compares_every_product_both_ways(monkeypatch):
+    net = tiled_model()._net
+    plan = tiles.tile_plan(net.layout, 128, net.blas_min)
+    whole = tiles.whole_plan(plan, net.layout, 128)
+    # one plan against itself: the same BLAS calls give the same bits
+    assert tile_bits._same_products(net, plan, plan.copy(), 128)
+    real = tile_bits.tile_products
+    for buffer in ("Z", "E", "grads"):
+        def second_run_off_by_one_ulp(scratch, p, rows, buffer=buffer):
+            real(scratch, p, rows)
+            if p is whole:       # the whole plan's run: one entry off in one buffer
+                out = getattr(scratch, buffer)
+                i = np.flatnonzero(out)[7]
+                out[i] = np.nextafter(out[i], np.inf)
+        monkeypatch.setattr(tile_bits, "tile_products", second_run_off_by_one_ulp)
+        assert not tile_bits._same_products(net, plan, whole, 128), buffer
+    monkeypatch.setattr(tile_bits, "tile_products", real)
+    # the answer is kept per shape: asked again, nothing is computed
+    monkeypatch.setattr(tile_bits, "_answers", {})
+    first = tile_bits.cuts_keep_bits(net, plan, whole, 128)
+    monkeypatch.setattr(tile_bits, "_same_products", lambda *args: pytest.fail("recomputed"))
+    assert tile_bits.cuts_keep_bits(net, plan, whole, 128) is first
+
+
+@pytest.mark.parametrize("agree", [True, False])
+def test_one_thread_takes_whole_products_only_where_bits_agree(monkeypatch, agree):
+    asked = []
+    monkeypatch.setattr(training, "cuts_keep_bits",
+                        lambda net, plan, whole, rows: asked.append(rows) or agree)
+    used = []
+    real = training.train_batches_tiled
+    monkeypatch.setattr(training, "train_batches_tiled",
+                        lambda net, t, *args: used.append(t.plan.copy()) or real(net, t, *args))
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(300, 300)), rng.integers(0, 3, 300)
+    model = tiled_model(np.float64)
+    model.fit(X, y, epochs=1, batch_size=128, n_threads=1)
+    cut, whole = model._tiles[1], model._tiles[2]
+    # full batches, then (if they agree) the last one's 44 rows
+    assert asked == ([128, 44] if agree else [128])
+    expected = whole.plan if agree else cut.plan
+    assert all(np.array_equal(plan, expected) for plan in used) and used
+    asked.clear()
+    used.clear()
+    if MAX_THREADS >= 2:      # more threads: the cut plan, nothing to ask
+        model.fit(X, y, epochs=1, batch_size=128, n_threads=2)
+        assert not asked and all(np.array_equal(plan, cut.plan) for plan in used)
+
+
 # ------------------------------------------------------------- the step, against NumPy
 def sgd_step_gradient(model, X, y, lr=0.5):
     """The gradient fit's one full-batch plain-SGD step applied (params - lr * g)."""
@@ -208,7 +295,11 @@ def test_tiled_training_follows_the_one_thread_path(monkeypatch, dtype):
 
 @pytest.mark.skipif(MAX_THREADS < 2, reason="Numba's pool has one thread")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_tiled_training_is_bit_identical_for_any_thread_count(fine_tiles, dtype):
+@pytest.mark.parametrize("one_thread", ["whole if the bits agree", "cut"])
+def test_tiled_training_is_bit_identical_for_any_thread_count(fine_tiles, monkeypatch, dtype,
+                                                              one_thread):
+    if one_thread == "cut":
+        monkeypatch.setattr(training, "cuts_keep_bits", lambda *args: False)
     rng = np.random.default_rng(1)
     X = rng.normal(size=(90, 7))
     y = rng.normal(size=(90, 2))
@@ -221,6 +312,22 @@ def test_tiled_training_is_bit_identical_for_any_thread_count(fine_tiles, dtype)
                       n_threads=n_threads)     # 16 rows: column blocks, then row blocks
         runs.append((model.params.tobytes(), h.loss))
     assert all(run == runs[0] for run in runs[1:])
+
+
+@pytest.mark.skipif(MAX_THREADS < 2, reason="Numba's pool has one thread")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_thread_on_the_default_plan_gives_the_bits_of_two(dtype):
+    # the plan fit makes (not test_tiled_training's fine one), whole products on one
+    # thread wherever this machine's BLAS lets them keep the bits; a partial last batch
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(300, 300)), rng.integers(0, 3, 300)
+    runs = []
+    for n_threads in (1, 2):
+        model = tiled_model(dtype)
+        h = model.fit(X, y, epochs=2, batch_size=128, optimizer=fp.Adam(1e-3),
+                      n_threads=n_threads)
+        runs.append((model.params.tobytes(), h.loss, h.accuracy))
+    assert runs[0] == runs[1]
 
 
 @pytest.mark.parametrize("l2", [0.0, 1e-3])

@@ -129,6 +129,8 @@ def test_ctrl_c_returns_the_history_and_leaves_the_model_usable():
     X = rng.normal(size=(4000, 20))
     y = rng.integers(0, 4, 4000)
     model = fp.Model([20, 64, 4], loss="cross_entropy", seed=0)
+    # compiled first (a cold cache), so that the signal lands in training
+    model.fit(X[:10], y[:10], epochs=1, batch_size=1, optimizer=fp.SGD(0.001))
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     try:

@@ -31,7 +31,7 @@ from ..tiles import DW_ROWS, E_COLS, E_ROWS, FWD_COLS, ON_BLAS, ROWS
 from .activations import activate, mul_activation_grad
 from .blas import gemm_block
 from .dense import dense_backward_input, dense_backward_params, dense_forward, sum_rows
-from .jit import kernel
+from .jit import entry, kernel
 from .losses import batch_correct, output_error
 from .network import draw_dropout, l2_penalty, load_rows, next_batch
 from .optimizers import optimizer_update_range
@@ -62,6 +62,56 @@ def _tile_block(t, rows, row_block, width, col_block):
 
 
 @kernel
+def _forward_block(plan, l, t, rows, n_out):
+    """_tile_block of layer l's forward tile t (Z_l: rows x n_out)."""
+    return _tile_block(t, rows, plan[l, ROWS], n_out, plan[l, FWD_COLS])
+
+
+@kernel
+def _error_block(plan, l, t, rows, n_in):
+    """_tile_block of tile t of E_{l-1} (rows x n_in)."""
+    return _tile_block(t, rows, plan[l, E_ROWS], n_in, plan[l, E_COLS])
+
+
+@kernel
+def _gradient_block(plan, l, t, n_in):
+    """Rows k0..k1-1 of dW_l (n_in rows) that its dW tile t holds (all its columns)."""
+    k0 = t * plan[l, DW_ROWS]
+    k1 = n_in if n_in < k0 + plan[l, DW_ROWS] else k0 + plan[l, DW_ROWS]    # min()
+    return k0, k1
+
+
+@kernel
+def forward_product(net, l, r0, r1, c0, c1):
+    """Z_l[r0:r1, c0:c1] = A_{l-1}[r0:r1] @ W_l[:, c0:c1], one BLAS call (no bias)."""
+    n_in, n_out, w_off, _, z_start, a_start = layer_geometry(net.layout, l,
+                                                                 net.capacity)
+    gemm_block(net.Z, net.A, net.params, z_start + r0 * n_out + c0, a_start + r0 * n_in,
+               w_off + c0, r1 - r0, n_in, c1 - c0, bool(False), bool(False),
+               n_out, n_in, n_out)      # bool(): see jit.py
+
+
+@kernel
+def input_error_product(net, l, r0, r1, k0, k1):
+    """E_{l-1}[r0:r1, k0:k1] = E_l[r0:r1] @ W_l[k0:k1]^T, one BLAS call (no factors)."""
+    n_in, n_out, w_off, _, z_start, a_start = layer_geometry(net.layout, l,
+                                                                 net.capacity)
+    gemm_block(net.E, net.E, net.params, a_start + r0 * n_in + k0, z_start + r0 * n_out,
+               w_off + k0 * n_out, r1 - r0, n_out, k1 - k0,
+               bool(False), bool(True), n_in, n_out, n_out)     # bool(): see jit.py
+
+
+@kernel
+def gradient_product(net, l, k0, k1, rows):
+    """dW_l[k0:k1] = A_{l-1}[:rows, k0:k1]^T @ E_l[:rows], one BLAS call: whole rows of
+    dW_l, each summing over the whole batch."""
+    n_in, n_out, w_off, _, z_start, a_start = layer_geometry(net.layout, l,
+                                                                 net.capacity)
+    gemm_block(net.grads, net.A, net.E, w_off + k0 * n_out, a_start + k0, z_start,
+               k1 - k0, rows, n_out, bool(True), bool(False), n_out, n_in, n_out)
+
+
+@kernel
 def forward_tile(net, tiles, l, t, rows, batch):
     """Tile t of layer l's forward: Z = A_prev @ W + b, A = f(Z) and dropout on a block
     of rows and columns; for the output layer (whole rows) also E_L, and the block's
@@ -69,14 +119,12 @@ def forward_tile(net, tiles, l, t, rows, batch):
     plan = tiles.plan
     n_in, n_out, w_off, b_off, z_start, a_start = layer_geometry(net.layout, l,
                                                                  net.capacity)
-    i, r0, r1, c0, c1 = _tile_block(t, rows, plan[l, ROWS], n_out, plan[l, FWD_COLS])
+    i, r0, r1, c0, c1 = _forward_block(plan, l, t, rows, n_out)
     m = r1 - r0
     width = c1 - c0
     start = z_start + r0 * n_out + c0
     if plan[l, ON_BLAS] == 1:
-        gemm_block(net.Z, net.A, net.params, start, a_start + r0 * n_in,
-                   w_off + c0, m, n_in, width, bool(False), bool(False),
-                   n_out, n_in, n_out)      # bool(): see jit.py
+        forward_product(net, l, r0, r1, c0, c1)
         b = net.params[b_off + c0:b_off + c1]
         for r in range(m):
             z = net.Z[start + r * n_out:start + r * n_out + width]
@@ -115,14 +163,12 @@ def input_error_tile(net, tiles, l, t, rows):
     """Tile t of E_{l-1} = (E_l @ W_l^T) * mask_{l-1} * f'_{l-1}(Z_{l-1}) (l > 0): a
     block of rows and columns; W_l is read before any update of this step."""
     plan = tiles.plan
-    n_in, n_out, w_off, b_off, z_start, a_start = layer_geometry(net.layout, l,
+    n_in, n_out, w_off, _, z_start, a_start = layer_geometry(net.layout, l,
                                                                  net.capacity)
-    i, r0, r1, k0, k1 = _tile_block(t, rows, plan[l, E_ROWS], n_in, plan[l, E_COLS])
+    _, r0, r1, k0, k1 = _error_block(plan, l, t, rows, n_in)
     start = a_start + r0 * n_in + k0
     if plan[l, ON_BLAS] == 1:
-        gemm_block(net.E, net.E, net.params, start, z_start + r0 * n_out,
-                   w_off + k0 * n_out, r1 - r0, n_out, k1 - k0,
-                   bool(False), bool(True), n_in, n_out, n_out)     # bool(): see jit.py
+        input_error_product(net, l, r0, r1, k0, k1)
     else:    # a layer below blas_min: one tile, the whole layer
         dense_backward_input(net.E, net.E, net.params, z_start + r0 * n_out, start,
                              w_off, r1 - r0, n_in, n_out, net.blas_min)
@@ -144,9 +190,8 @@ def gradient_update_tile(net, tiles, l, t, rows, step):
         k0, k1 = np.int64(0), n_in
     else:
         # rows k0..k1-1 of dW (inputs), every column: the plan's dW tiles are whole rows
-        _, k0, k1, _, _ = _tile_block(t, n_in, plan[l, DW_ROWS], n_out, n_out)
-        gemm_block(net.grads, net.A, net.E, w_off + k0 * n_out, a_start + k0, z_start,
-                   k1 - k0, rows, n_out, bool(True), bool(False), n_out, n_in, n_out)
+        k0, k1 = _gradient_block(plan, l, t, n_in)
+        gradient_product(net, l, k0, k1, rows)
         if k0 == 0:   # db: dense.sum_rows, the one-thread path's order
             sum_rows(net.grads[b_off:b_off + n_out], net.E, z_start, rows, n_out)
     # whole rows of W: one range for the L2 term and the optimizer (its per-call set-up,
@@ -193,6 +238,28 @@ def forward_tiles(plan, layout, l, rows):
 def input_error_tiles(plan, layout, l, rows):
     """How many tiles E_{l-1} has (l > 0)."""
     return _blocks(rows, plan[l, E_ROWS]) * _blocks(layout[l, N_IN], plan[l, E_COLS])
+
+
+@entry
+def tile_products(net, plan, rows):
+    """Every BLAS product of a step on `rows` rows, each cut into the tiles of `plan`,
+    on the net's buffers as they are (no bias, activation or update; layer by layer):
+    what tile_bits.cuts_keep_bits compares between two plans."""
+    layout = net.layout
+    for l in range(layout.shape[0]):
+        if plan[l, ON_BLAS] != 1:
+            continue
+        n_in = layout[l, N_IN]
+        for t in range(forward_tiles(plan, layout, l, rows)):
+            _, r0, r1, c0, c1 = _forward_block(plan, l, t, rows, layout[l, N_OUT])
+            forward_product(net, l, r0, r1, c0, c1)
+        if l > 0:
+            for t in range(input_error_tiles(plan, layout, l, rows)):
+                _, r0, r1, k0, k1 = _error_block(plan, l, t, rows, n_in)
+                input_error_product(net, l, r0, r1, k0, k1)
+        for t in range(_blocks(n_in, plan[l, DW_ROWS])):
+            k0, k1 = _gradient_block(plan, l, t, n_in)
+            gradient_product(net, l, k0, k1, rows)
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy", no_cfunc_wrapper=True)

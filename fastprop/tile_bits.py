@@ -1,0 +1,67 @@
+"""Whether cutting a step's products into tiles changes their bits on this machine.
+
+fit's results are bit-identical for any thread count because every run computes the
+tiles of one plan (tiles.py), whichever threads take them. On one thread the cuts only
+cost time: each extra block makes BLAS repack the operand its blocks share. One thread
+may compute the products whole instead (tiles.whole_plan) where that gives the same
+bits, and whether it does is up to the BLAS library: each output entry is a sum over
+the same terms either way, but a BLAS may order a sum differently for a block of
+another shape (a different kernel for small blocks or edges). OpenBLAS 0.3.31's
+SkylakeX kernels give W3's cut products (784-512-256-10, float32 and float64, batches
+of 128 and 1280) the bits of whole ones; a 300-512-8-3 net's first forward product in
+four blocks of 128 columns (float32, batch 128) differed from the whole in 18% of its
+entries.
+
+So it is checked, not assumed: each product of a step, cut by the plan and whole, on
+the same pseudo-random operands of the step's shapes, compared bit for bit. A BLAS
+call's order of operations depends on its shapes and the library (which picks its
+kernels once, for the processor), not on the values, so one check answers for every
+step of those shapes in this process. Answers are kept per shape.
+"""
+import numpy as np
+
+from .buffers import aligned_zeros
+from .kernels.tiled import tile_products
+
+_answers = {}     # (dtype, layout, capacity, plan, whole, rows) -> bool
+_MAX_ANSWERS = 256
+
+
+def cuts_keep_bits(net, plan, whole, rows):
+    """Whether every product of a step on `rows` rows gives the same bits cut as
+    `plan` says and as `whole` says, on this machine's BLAS (see above)."""
+    key = (net.params.dtype.str, net.layout.tobytes(), net.capacity, plan.tobytes(),
+           whole.tobytes(), int(rows))
+    answer = _answers.get(key)
+    if answer is None:
+        answer = _same_products(net, plan, whole, rows)
+        if len(_answers) >= _MAX_ANSWERS:
+            _answers.clear()
+        _answers[key] = answer
+    return answer
+
+
+def _same_products(net, plan, whole, rows):
+    """Run tile_products by both plans on scratch copies of the net's buffers, filled
+    with the same random operands; compare what they write."""
+    rng = np.random.default_rng(0)
+    dtype = net.params.dtype
+
+    def filled(like):
+        buf = aligned_zeros(like.shape, dtype)
+        buf[...] = rng.standard_normal(like.shape)
+        return buf
+
+    params, inputs, errors = filled(net.params), filled(net.A), filled(net.E)
+    runs = []
+    for p in (plan, whole):
+        # the products read params, A and E, and write Z, E and grads: each run writes
+        # its own Z, E, grads; E starts from the same values in both
+        scratch = net._replace(params=params, A=inputs, E=errors.copy(),
+                               Z=aligned_zeros(net.Z.shape, dtype),
+                               grads=aligned_zeros(net.grads.shape, dtype))
+        tile_products(scratch, p, np.int64(rows))
+        runs.append(scratch)
+    cut, one = runs
+    return bool(np.array_equal(cut.Z, one.Z) and np.array_equal(cut.E, one.E)
+                and np.array_equal(cut.grads, one.grads))
