@@ -1,10 +1,13 @@
 """Thread settings for a training run: fastprop's own threads (kernels/tiled.py), and BLAS
 held to one thread inside them (BLAS threads under ours would oversubscribe the cores
 and make results depend on the BLAS library's own splitting). Every change is undone
-in `finally`, and Numba's thread count is per calling thread, so concurrent fits in
-different Python threads do not disturb each other."""
+in `finally`. Numba's thread count is per calling thread; BLAS's is the process's, so
+it is held at one thread from the first of any concurrent runs (fits in different
+Python threads) to the end of the last, and only then set back: a run that ended first
+would otherwise hand BLAS its threads back under one still running."""
 import contextlib
 import os
+import threading
 
 import numba
 from threadpoolctl import ThreadpoolController
@@ -12,6 +15,9 @@ from threadpoolctl import ThreadpoolController
 from .validation import check_int
 
 _controller = None
+_blas_lock = threading.Lock()
+_blas_runs = 0            # runs inside training_threads now, in any Python thread
+_blas_restore = []        # (library, its thread count before the first of them)
 
 
 def available_cores():
@@ -46,20 +52,41 @@ def _blas_libraries():
 @contextlib.contextmanager
 def training_threads(n):
     """Run the body with n Numba threads and single-threaded BLAS."""
-    libraries = _blas_libraries()
-    previous_blas = [lib.num_threads for lib in libraries]
     previous = numba.get_num_threads()
     # each setting is a call into a library (~1 us): only the ones that change are made
     if previous != n:
         numba.set_num_threads(n)
     try:
-        for lib, threads in zip(libraries, previous_blas):
-            if threads != 1:
-                lib.set_num_threads(1)
-        yield
+        _hold_blas()
+        try:
+            yield
+        finally:
+            _release_blas()
     finally:
         if previous != n:
             numba.set_num_threads(previous)
-        for lib, threads in zip(libraries, previous_blas):
-            if threads != 1:
+
+
+def _hold_blas():
+    """BLAS to one thread, for this run and any other running now (see above)."""
+    global _blas_runs
+    with _blas_lock:
+        if _blas_runs == 0:
+            _blas_restore.clear()
+            for lib in _blas_libraries():
+                threads = lib.num_threads
+                if threads != 1:
+                    lib.set_num_threads(1)
+                    _blas_restore.append((lib, threads))
+        _blas_runs += 1
+
+
+def _release_blas():
+    """The end of a run: the last one running sets BLAS's threads back."""
+    global _blas_runs
+    with _blas_lock:
+        _blas_runs -= 1
+        if _blas_runs == 0:
+            for lib, threads in _blas_restore:
                 lib.set_num_threads(threads)
+            _blas_restore.clear()

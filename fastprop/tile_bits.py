@@ -7,21 +7,25 @@ may compute the products whole instead (tiles.whole_plan) where that gives the s
 bits, and whether it does is up to the BLAS library: each output entry is a sum over
 the same terms either way, but a BLAS may order a sum differently for a block of
 another shape (a different kernel for small blocks or edges). OpenBLAS 0.3.31's
-SkylakeX kernels give W3's cut products (784-512-256-10, float32 and float64, batches
-of 128 and 1280) the bits of whole ones; a 300-512-8-3 net's first forward product in
-four blocks of 128 columns (float32, batch 128) differed from the whole in 18% of its
-entries.
+SkylakeX kernels give the cut products of every net tried the bits of whole ones
+(784-512-256-10 and 300-512-8-3, float32 and float64, batches of 128 and 1280); its
+Haswell kernels do for float64, but not for float32 (thousands of entries differ in the
+last bits).
 
 So it is checked, not assumed: each product of a step, cut by the plan and whole, on
-the same pseudo-random operands of the step's shapes, compared bit for bit. A BLAS
-call's order of operations depends on its shapes and the library (which picks its
-kernels once, for the processor), not on the values, so one check answers for every
-step of those shapes in this process. Answers are kept per shape.
+the same pseudo-random operands of the step's shapes, compared bit for bit, with BLAS
+on one thread as in training (BLAS's own threads split a product differently: the same
+product under 1 and 2 OpenBLAS threads differed in its bits here). A BLAS call's order
+of operations depends on its shapes, its thread count and the library (which picks its
+kernels once, for the processor; some, like MKL, also on the operands' alignment, and
+the check's buffers are aligned as training's), not on the values, so one check
+answers for every step of those shapes in this process. Answers are kept per shape.
 """
 import numpy as np
 
 from .buffers import aligned_zeros
 from .kernels.tiled import tile_products
+from .threads import training_threads
 
 _answers = {}     # (dtype, layout, capacity, plan, whole, rows) -> bool
 _MAX_ANSWERS = 256
@@ -60,7 +64,8 @@ def _same_products(net, plan, whole, rows):
         scratch = net._replace(params=params, A=inputs, E=errors.copy(),
                                Z=aligned_zeros(net.Z.shape, dtype),
                                grads=aligned_zeros(net.grads.shape, dtype))
-        tile_products(scratch, p, np.int64(rows))
+        with training_threads(1):      # BLAS on one thread, as in training
+            tile_products(scratch, p, np.int64(rows))
         runs.append(scratch)
     cut, one = runs
     return bool(np.array_equal(cut.Z, one.Z) and np.array_equal(cut.E, one.E)

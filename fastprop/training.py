@@ -127,9 +127,10 @@ def run_fit(model, opts):
     """Train `model` (optimizer and workspace already bound) as `opts` says.
 
     Products large enough to share are cut into tiles that threads compute (the cut
-    depends on the sizes only: the same bits for any thread count); else one thread
-    trains, with less overhead. No more threads run than the largest parallel loop of
-    a step has tasks: the others would only wait at each loop's end."""
+    depends on the sizes only: the same bits for any thread count); on one thread they
+    are computed whole where that gives the same bits (tile_bits.py). Smaller networks
+    train on one thread, with less overhead. No more threads run than the largest
+    parallel loop of a step has tasks: the others would only wait at each loop's end."""
     n = opts.X.shape[0]
     batch_size = min(opts.batch_size, n)
     tiles = _tiles_for(model, batch_size, opts.n_threads)

@@ -8,7 +8,9 @@ trained on the multi-threaded (tiled) path, in float32 and float64: W3's network
 batch (784-512-256-10, batch 128, Adam), the same with batch 1024, and a net with
 dropout and an L2 penalty whose last layer is small enough for the loop path
 (300-512-8-3, batch 256). fit runs no more threads than a step has tasks: the threads
-that actually ran are printed after each count asked for.
+that actually ran are printed after each count asked for, and for one thread whether it
+computed the products whole (where this machine's BLAS gives them the tiles' bits:
+fastprop/tile_bits.py) or by the plan's tiles.
 
     python scripts/thread_bits.py                  # 1, 2, 4, ... all cores
     python scripts/thread_bits.py --threads 1,3,16
@@ -39,7 +41,8 @@ def cases():
 
 
 def digest(dtype, sizes, extra, X, y, batch_size, n_threads):
-    """(digest of the parameters and loss history, threads that ran) of one fit."""
+    """(digest of the parameters and loss history, threads that ran) of one fit; for
+    one thread, "1 whole" or "1 cut" (the products whole, or by the plan's tiles)."""
     model = fp.Model(sizes, activation="relu", loss="cross_entropy", dtype=dtype, seed=1,
                      **extra)
     model.set_optimizer(fp.Adam(1e-3))
@@ -48,6 +51,9 @@ def digest(dtype, sizes, extra, X, y, batch_size, n_threads):
         raise SystemExit(f"{sizes} at batch {batch_size} is not on the tiled path")
     ran = min(n_threads, most_tasks(tiles, model.net.layout, batch_size))
     h = model.fit(X, y, epochs=2, batch_size=batch_size, n_threads=n_threads)
+    if ran == 1:     # what fit chose (the check's answers are kept: asking is free)
+        whole = training._one_thread_tiles(model, tiles, batch_size, X.shape[0])
+        ran = "1 whole" if whole is not tiles else "1 cut"
     data = model.params.tobytes() + np.asarray(h.loss).tobytes()
     return hashlib.sha256(data).hexdigest()[:16], ran
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fastprop as fp
-from fastprop import training
+from fastprop import threads, training
 from helpers import cut_fine
 
 MAX_THREADS = min(4, numba.config.NUMBA_NUM_THREADS)
@@ -145,3 +145,25 @@ def test_one_model_shared_by_threads_takes_turns():
     outputs = [model.predict(X[:5]) for _ in range(50)]
     trainer.join()
     assert all(np.isfinite(o).all() for o in outputs)
+
+
+def blas_threads():
+    return [lib.num_threads for lib in threads._blas_libraries()]
+
+
+def test_blas_stays_on_one_thread_until_the_last_of_overlapping_runs_ends():
+    # BLAS's thread count belongs to the process: a run that ends while another runs
+    # (fits in two Python threads) must not hand BLAS its threads back under it
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        if max(before) < 2:
+            pytest.skip("BLAS runs one thread here")
+        first, second = threads.training_threads(1), threads.training_threads(2)
+        first.__enter__()
+        assert blas_threads() == [1] * len(before)
+        second.__enter__()
+        first.__exit__(None, None, None)           # ends before the other
+        assert blas_threads() == [1] * len(before)
+        second.__exit__(None, None, None)
+        assert blas_threads() == before

@@ -295,11 +295,9 @@ def test_tiled_training_follows_the_one_thread_path(monkeypatch, dtype):
 
 @pytest.mark.skipif(MAX_THREADS < 2, reason="Numba's pool has one thread")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("one_thread", ["whole if the bits agree", "cut"])
-def test_tiled_training_is_bit_identical_for_any_thread_count(fine_tiles, monkeypatch, dtype,
-                                                              one_thread):
-    if one_thread == "cut":
-        monkeypatch.setattr(training, "cuts_keep_bits", lambda *args: False)
+def test_tiled_training_is_bit_identical_for_any_thread_count(fine_tiles, dtype):
+    # (one thread keeps these fine tiles unless the BLAS gives whole products their
+    # bits: test_one_thread_on_the_default_plan_gives_the_bits_of_two)
     rng = np.random.default_rng(1)
     X = rng.normal(size=(90, 7))
     y = rng.normal(size=(90, 2))
@@ -316,18 +314,47 @@ def test_tiled_training_is_bit_identical_for_any_thread_count(fine_tiles, monkey
 
 @pytest.mark.skipif(MAX_THREADS < 2, reason="Numba's pool has one thread")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_one_thread_on_the_default_plan_gives_the_bits_of_two(dtype):
-    # the plan fit makes (not test_tiled_training's fine one), whole products on one
-    # thread wherever this machine's BLAS lets them keep the bits; a partial last batch
+def test_one_thread_on_the_default_plan_gives_the_bits_of_two(monkeypatch, dtype):
+    # the plan fit makes (not test_tiled_training's fine one): one thread computes the
+    # products whole exactly where the check says this machine's BLAS keeps their bits
+    # (here: float64 yes; float32 no under OPENBLAS_CORETYPE=Haswell, yes under the
+    # SkylakeX kernels), with a partial last batch
+    plans = []
+    real = training.train_batches_tiled
+    monkeypatch.setattr(training, "train_batches_tiled",
+                        lambda net, t, *args: plans.append(t.plan.copy()) or real(net, t, *args))
     rng = np.random.default_rng(3)
     X, y = rng.normal(size=(300, 300)), rng.integers(0, 3, 300)
-    runs = []
+    runs, used = [], []
     for n_threads in (1, 2):
         model = tiled_model(dtype)
+        plans.clear()
         h = model.fit(X, y, epochs=2, batch_size=128, optimizer=fp.Adam(1e-3),
                       n_threads=n_threads)
         runs.append((model.params.tobytes(), h.loss, h.accuracy))
+        used.append(list(plans))
     assert runs[0] == runs[1]
+    cut, whole = model._tiles[1].plan, model._tiles[2].plan
+    agree = all(tile_bits.cuts_keep_bits(model._net, cut, whole, rows) for rows in (128, 44))
+    assert all(np.array_equal(p, whole if agree else cut) for p in used[0]) and used[0]
+    assert all(np.array_equal(p, cut) for p in used[1]) and used[1]
+
+
+def test_the_bit_check_runs_blas_on_one_thread_as_training_does(monkeypatch):
+    # BLAS's own threads split a product differently (other bits): the check must see
+    # what training's single-threaded BLAS calls give, whatever the caller's setting
+    from threadpoolctl import threadpool_limits
+
+    from fastprop import threads
+    seen = []
+    real = tile_bits.tile_products
+    monkeypatch.setattr(tile_bits, "tile_products", lambda *args: seen.append(
+        [lib.num_threads for lib in threads._blas_libraries()]) or real(*args))
+    net = tiled_model()._net
+    plan = tiles.tile_plan(net.layout, 128, net.blas_min)
+    with threadpool_limits(limits=2, user_api="blas"):
+        tile_bits._same_products(net, plan, tiles.whole_plan(plan, net.layout, 128), 128)
+    assert len(seen) == 2 and all(counts and set(counts) == {1} for counts in seen)
 
 
 @pytest.mark.parametrize("l2", [0.0, 1e-3])
