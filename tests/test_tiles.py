@@ -186,15 +186,21 @@ def test_cuts_keep_bits_compares_every_product_both_ways(monkeypatch):
     assert tile_bits.cuts_keep_bits(net, plan, whole, 128) is first
 
 
+def record_plans(monkeypatch):
+    """A list that gets the plan of every call fit makes to the tiled trainer."""
+    plans = []
+    real = training.train_batches_tiled
+    monkeypatch.setattr(training, "train_batches_tiled",
+                        lambda net, t, *args: plans.append(t.plan.copy()) or real(net, t, *args))
+    return plans
+
+
 @pytest.mark.parametrize("agree", [True, False])
 def test_one_thread_takes_whole_products_only_where_bits_agree(monkeypatch, agree):
     asked = []
     monkeypatch.setattr(training, "cuts_keep_bits",
                         lambda net, plan, whole, rows: asked.append(rows) or agree)
-    used = []
-    real = training.train_batches_tiled
-    monkeypatch.setattr(training, "train_batches_tiled",
-                        lambda net, t, *args: used.append(t.plan.copy()) or real(net, t, *args))
+    used = record_plans(monkeypatch)
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(300, 300)), rng.integers(0, 3, 300)
     model = tiled_model(np.float64)
@@ -319,10 +325,7 @@ def test_one_thread_on_the_default_plan_gives_the_bits_of_two(monkeypatch, dtype
     # products whole exactly where the check says this machine's BLAS keeps their bits
     # (here: float64 yes; float32 no under OPENBLAS_CORETYPE=Haswell, yes under the
     # SkylakeX kernels), with a partial last batch
-    plans = []
-    real = training.train_batches_tiled
-    monkeypatch.setattr(training, "train_batches_tiled",
-                        lambda net, t, *args: plans.append(t.plan.copy()) or real(net, t, *args))
+    plans = record_plans(monkeypatch)
     rng = np.random.default_rng(3)
     X, y = rng.normal(size=(300, 300)), rng.integers(0, 3, 300)
     runs, used = [], []
