@@ -58,15 +58,15 @@ def _same_products(net, plan, whole, rows):
 
     params, inputs, errors = filled(net.params), filled(net.A), filled(net.E)
     runs = []
-    for p in (plan, whole):
-        # the products read params, A and E, and write Z, E and grads: each run writes
-        # its own Z, E, grads; E starts from the same values in both
-        scratch = net._replace(params=params, A=inputs, E=errors.copy(),
-                               Z=aligned_zeros(net.Z.shape, dtype),
-                               grads=aligned_zeros(net.grads.shape, dtype))
-        with training_threads(1):      # BLAS on one thread, as in training
+    with training_threads(1):      # BLAS on one thread, as in training
+        for p in (plan, whole):
+            # the products read params, A and E, and write Z, E and grads: each run
+            # writes its own Z, E, grads; E starts from the same values in both
+            scratch = net._replace(params=params, A=inputs, E=errors.copy(),
+                                   Z=aligned_zeros(net.Z.shape, dtype),
+                                   grads=aligned_zeros(net.grads.shape, dtype))
             tile_products(scratch, p, np.int64(rows))
-        runs.append(scratch)
+            runs.append(scratch)
     cut, one = runs
     return bool(np.array_equal(cut.Z, one.Z) and np.array_equal(cut.E, one.E)
                 and np.array_equal(cut.grads, one.grads))

@@ -17,7 +17,8 @@ from .layout import N_IN, N_OUT
 from .schedules import Constant, Schedule
 from .threads import resolve_threads, training_threads
 from .tile_bits import cuts_keep_bits
-from .tiles import is_cut, make_tiles, most_tasks, share_gradient_tiles, tiles_of, whole_plan
+from .tiles import (is_cut, make_tiles, most_tasks, share_gradient_tiles, tiles_of,
+                    whole_plan)
 from .validation import all_finite, check_choice, check_int
 
 CHUNK_SECONDS = 0.2     # compiled work between returns to Python (Ctrl-C, progress bar)

@@ -106,9 +106,10 @@ def row_times_matrix(out, a, b, out_start, a_start, b_start, k, n):
     A row whose input is zero is skipped, not read: a one-sample prediction reads every
     weight once and is bound by that traffic, and after ReLU about half of a hidden
     layer's outputs are zero: W4's prediction 21.2-22.5 -> 19.4-20.6 us in compiled code
-    (alternating processes; its second layer's 0.5 MB read half). 0 * w adds nothing for finite w; the parameters of a
-    model are finite (training restores them on divergence), and a non-finite weight
-    still reaches every output through any nonzero input."""
+    (alternating processes; its second layer's 0.5 MB read half). 0 * w adds nothing
+    for finite w; the parameters of a model are finite (training restores them on
+    divergence), and a non-finite weight still reaches every output through any nonzero
+    input."""
     o = out[out_start:out_start + n]        # views from 0 (see activations.activate)
     x = a[a_start:a_start + k]
     w = b[b_start:b_start + k * n]

@@ -85,7 +85,7 @@ def _gradient_block(plan, l, t, n_in):
 def forward_product(net, l, r0, r1, c0, c1):
     """Z_l[r0:r1, c0:c1] = A_{l-1}[r0:r1] @ W_l[:, c0:c1], one BLAS call (no bias)."""
     n_in, n_out, w_off, _, z_start, a_start = layer_geometry(net.layout, l,
-                                                                 net.capacity)
+                                                             net.capacity)
     gemm_block(net.Z, net.A, net.params, z_start + r0 * n_out + c0, a_start + r0 * n_in,
                w_off + c0, r1 - r0, n_in, c1 - c0, bool(False), bool(False),
                n_out, n_in, n_out)      # bool(): see jit.py
@@ -95,7 +95,7 @@ def forward_product(net, l, r0, r1, c0, c1):
 def input_error_product(net, l, r0, r1, k0, k1):
     """E_{l-1}[r0:r1, k0:k1] = E_l[r0:r1] @ W_l[k0:k1]^T, one BLAS call (no factors)."""
     n_in, n_out, w_off, _, z_start, a_start = layer_geometry(net.layout, l,
-                                                                 net.capacity)
+                                                             net.capacity)
     gemm_block(net.E, net.E, net.params, a_start + r0 * n_in + k0, z_start + r0 * n_out,
                w_off + k0 * n_out, r1 - r0, n_out, k1 - k0,
                bool(False), bool(True), n_in, n_out, n_out)     # bool(): see jit.py
@@ -106,7 +106,7 @@ def gradient_product(net, l, k0, k1, rows):
     """dW_l[k0:k1] = A_{l-1}[:rows, k0:k1]^T @ E_l[:rows], one BLAS call: whole rows of
     dW_l, each summing over the whole batch."""
     n_in, n_out, w_off, _, z_start, a_start = layer_geometry(net.layout, l,
-                                                                 net.capacity)
+                                                             net.capacity)
     gemm_block(net.grads, net.A, net.E, w_off + k0 * n_out, a_start + k0, z_start,
                k1 - k0, rows, n_out, bool(True), bool(False), n_out, n_in, n_out)
 
@@ -164,7 +164,7 @@ def input_error_tile(net, tiles, l, t, rows):
     block of rows and columns; W_l is read before any update of this step."""
     plan = tiles.plan
     n_in, n_out, w_off, _, z_start, a_start = layer_geometry(net.layout, l,
-                                                                 net.capacity)
+                                                             net.capacity)
     _, r0, r1, k0, k1 = _error_block(plan, l, t, rows, n_in)
     start = a_start + r0 * n_in + k0
     if plan[l, ON_BLAS] == 1:
