@@ -47,7 +47,10 @@ def cuts_keep_bits(net, plan, whole, rows):
 
 def _same_products(net, plan, whole, rows):
     """Run tile_products by both plans on scratch copies of the net's buffers, filled
-    with the same random operands; compare what they write."""
+    with the same random operands; compare what they write. (Random, not the model's
+    own values: all-zero operands, a fresh workspace's, would agree whatever the order.
+    The scratch, about three times the parameters and five times the workspace, is
+    freed on return.)"""
     rng = np.random.default_rng(0)
     dtype = net.params.dtype
 
