@@ -113,7 +113,7 @@ def row_times_matrix(out, a, b, out_start, a_start, b_start, k, n):
     o = out[out_start:out_start + n]        # views from 0 (see activations.activate)
     x = a[a_start:a_start + k]
     w = b[b_start:b_start + k * n]
-    i = _next_nonzero(x, 0, k)
+    i = _next_nonzero(x, np.int64(0), k)     # np.int64: see jit.py
     while True:
         i1 = _next_nonzero(x, i + 1, k)
         i2 = _next_nonzero(x, i1 + 1, k)

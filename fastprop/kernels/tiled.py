@@ -274,7 +274,7 @@ def train_batches_tiled(net, tiles, X, Y, order, batch_size, first_batch, stop_b
     for b in range(first_batch, stop_batch):
         first = b * batch_size
         rows = n - first if n - first < batch_size else batch_size     # min() (see jit.py)
-        for t in prange(_blocks(rows, LOAD_ROWS)):
+        for t in prange(_blocks(rows, np.int64(LOAD_ROWS))):     # np.int64: see jit.py
             load_rows(net, X, Y, order, first, t * LOAD_ROWS,
                       rows if rows < (t + 1) * LOAD_ROWS else (t + 1) * LOAD_ROWS)   # min()
         batch = next_batch(net)
