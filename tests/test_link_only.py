@@ -29,7 +29,7 @@ def _caller(out, x):
 
 
 def test_link_only_is_active_on_this_numba():
-    assert link_only.SUPPORTED
+    assert link_only.SUPPORTED and jit._LINK_ONLY
     assert activations.activate._compiler.pipeline_class is link_only.LinkOnlyCompiler
 
 
@@ -64,19 +64,19 @@ def test_environment_stub_keeps_only_environment_pointers():
     assert not list(stub.functions)
 
 
-_LINK_ONLY = dict(no_cpython_wrapper=True, pipeline_class=link_only.LinkOnlyCompiler,
+_LINK_ONLY_OPTIONS = dict(no_cpython_wrapper=True, pipeline_class=link_only.LinkOnlyCompiler,
                   **dict(jit._OPTIONS, cache=False))
 _PLAIN = dict(jit._OPTIONS, cache=False)
 
 
-@njit(**_LINK_ONLY)
+@njit(**_LINK_ONLY_OPTIONS)
 def _is_even(n):
     if n == 0:
         return True
     return _is_odd(n - np.int64(1))
 
 
-@njit(**_LINK_ONLY)
+@njit(**_LINK_ONLY_OPTIONS)
 def _is_odd(n):
     if n == 0:
         return False
@@ -101,7 +101,7 @@ def test_mutually_recursive_kernels_compile_the_ordinary_way():
 _TABLE = np.arange(300_000.0)     # over 1 MB: Numba refers to it by address (dynamic)
 
 
-@njit(**_LINK_ONLY)
+@njit(**_LINK_ONLY_OPTIONS)
 def _lookup(i):
     return _TABLE[i]
 

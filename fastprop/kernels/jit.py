@@ -21,7 +21,7 @@ The kinds, chosen for compile time (a cold start compiles every kernel once per 
   inside every caller, wrappers included: dropping them cut the first W2 fit's compile
   from 9.1 to 7.7 s (measured). A kernel is also optimised and turned into machine
   code only inside its callers, not on its own as well (link_only.py: a cold first
-  W2 fit 5.2 -> 4.1 s). A Python call still works, through a small wrapper
+  W2 fit 4.75-5.19 -> 3.75-4.12 s). A Python call still works, through a small wrapper
   compiled on first use and not cached (tests, exploring); the package itself calls
   only `entry` functions from Python (tests/test_jit.py checks).
 - `net_kernel`: inlined at Numba's level into each compiled caller, so it is never a
@@ -57,8 +57,10 @@ import inspect
 from numba import njit
 from numba.core.registry import CPUDispatcher
 
-from . import link_only
-from .link_only import LinkOnlyCompiler
+try:     # Numba internals (link_only.py); if they moved, kernels compile the usual way
+    from .link_only import SUPPORTED as _LINK_ONLY, LinkOnlyCompiler
+except ImportError:
+    _LINK_ONLY = False
 
 _OPTIONS = dict(cache=True, nogil=True, _nrt=False, error_model="numpy",
                 no_cfunc_wrapper=True)
@@ -66,7 +68,7 @@ _OPTIONS = dict(cache=True, nogil=True, _nrt=False, error_model="numpy",
 entry = njit(**_OPTIONS)
 net_kernel = njit(inline="always", **_OPTIONS)
 _compiled_only = njit(no_cpython_wrapper=True, **_OPTIONS,
-                      **({"pipeline_class": LinkOnlyCompiler} if link_only.SUPPORTED else {}))
+                      **({"pipeline_class": LinkOnlyCompiler} if _LINK_ONLY else {}))
 
 
 class CompiledOnlyDispatcher(CPUDispatcher):

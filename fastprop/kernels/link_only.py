@@ -39,7 +39,8 @@ not the code that runs (inspect its caller for that).
 
 This overrides two methods of Numba's JIT code library, relying on how
 `CPUCodeLibrary.finalize` uses them (the same from numba 0.61 to 0.68 at least); if
-they are missing, `SUPPORTED` is False and kernels compile the ordinary way.
+they are missing, `SUPPORTED` is False, and if an import below fails jit.py catches
+it: either way kernels compile the ordinary way.
 tests/test_link_only.py checks the stub, the fallbacks, the cache and the results.
 """
 import llvmlite.binding as ll
