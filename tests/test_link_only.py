@@ -65,7 +65,7 @@ def test_environment_stub_keeps_only_environment_pointers():
 
 
 _LINK_ONLY_OPTIONS = dict(no_cpython_wrapper=True, pipeline_class=link_only.LinkOnlyCompiler,
-                  **dict(jit._OPTIONS, cache=False))
+                          **dict(jit._OPTIONS, cache=False))
 _PLAIN = dict(jit._OPTIONS, cache=False)
 
 
