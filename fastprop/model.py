@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 
-from . import codes
+from . import codes, config
 from .buffers import aligned_zeros
 from .init import default_init, draw_weights, resolve_init
 from .kernels.network import (backward, copy_rows, evaluate_rows, forward, predict_into,
@@ -13,11 +13,10 @@ from .layout import layer_views, make_layout, param_count
 from .net import make_net, with_workspace
 from .optimizers import SGD, Optimizer, _check_number
 from .trace import Trace
-from .training import FitOptions, run_fit
+from .training import FitOptions, FitState, run_fit
 from .validation import (as_features, as_targets, check_choice, check_dtype, check_finite,
                          check_int)
 
-DEFAULT_CAPACITY = 256       # workspace rows: batches up to this size need no growth
 
 
 def _one_at_a_time(method):
@@ -97,11 +96,9 @@ class Model:
             W[...] = draw_weights(init_rng, scheme, *W.shape)
         self.optimizer = None
         self._lock = threading.RLock()
-        self._chunk_batches = {}     # batch size -> batches per compiled call (training.py)
-        self._tiles = None           # the last fit's tile plan, reused (training.py)
-        self._in_order = None        # 0..n-1 for epochs without shuffling (training.py)
+        self._fit_state = FitState()     # what repeated fits reuse (training.py)
         key = int(np.random.SeedSequence((self.seed, 3)).generate_state(1, np.uint64)[0])
-        self._net = make_net(self.params, self.layout, act, loss_code, DEFAULT_CAPACITY,
+        self._net = make_net(self.params, self.layout, act, loss_code, config.DEFAULT_CAPACITY,
                              seed=key)
         self._net.dropout[:-1] = rates
         self._net = self._net._replace(l2=self.l2)
@@ -245,7 +242,7 @@ class Model:
 
         A non-finite cost raises FloatingPointError naming the epoch and step, with the
         parameters and optimizer state restored to the last check point (at most
-        CHUNK_SECONDS of training back). Ctrl-C stops between chunks and returns the
+        config.CHUNK_SECONDS of training back). Ctrl-C stops between chunks and returns the
         history so far, parameters at the last completed step. A refused call changes
         nothing.
         """

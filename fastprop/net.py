@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import config
 from .buffers import aligned_zeros
 from .codes import HYPER_SIZE, STATE_ROWS
 from .layout import N_OUT, workspace_width
@@ -36,8 +37,6 @@ class Net(NamedTuple):
     rng: np.ndarray        # (2,) uint64  dropout stream: key (from the seed), batch counter
 
 
-# Below this many multiply-adds per layer and batch, explicit loops beat a BLAS call.
-DEFAULT_BLAS_MIN = 16384
 
 
 def make_net(params, layout, act, loss, capacity, seed=0):
@@ -47,7 +46,7 @@ def make_net(params, layout, act, loss, capacity, seed=0):
     dtype = params.dtype
     n_layers = layout.shape[0]
     net = Net(params=params, grads=aligned_zeros(params.shape, dtype), layout=layout,
-              act=act, loss=int(loss), capacity=0, blas_min=DEFAULT_BLAS_MIN,
+              act=act, loss=int(loss), capacity=0, blas_min=config.BLAS_MIN,
               Z=None, A=None, E=None, Y=None,
               opt_code=0, opt_hyper=np.zeros(HYPER_SIZE, np.float64),
               opt_state=aligned_zeros((STATE_ROWS, params.size), dtype),

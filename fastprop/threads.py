@@ -90,3 +90,28 @@ def _release_blas():
             for lib, threads in _blas_restore:
                 lib.set_num_threads(threads)
             _blas_restore.clear()
+
+
+_parallel_lock = threading.Lock()
+
+
+def _threadsafe_layer():
+    """Whether Numba's threading layer lets several Python threads launch parallel
+    loops at once: TBB and OpenMP do; workqueue does not (concurrent launches abort the
+    process). Unknown (False) until this process has run a parallel loop."""
+    try:
+        return numba.threading_layer() in ("tbb", "omp")
+    except ValueError:
+        return False
+
+
+@contextlib.contextmanager
+def parallel_section():
+    """Run a parallel kernel from this Python thread: alone, under a process-wide lock,
+    unless the threading layer is known to be thread-safe (see _threadsafe_layer).
+    fastprop leaves the layer as Numba or the user chose it (NUMBA_THREADING_LAYER)."""
+    if _threadsafe_layer():
+        yield
+        return
+    with _parallel_lock:
+        yield

@@ -23,12 +23,12 @@ answers for every step of those shapes in this process. Answers are kept per sha
 """
 import numpy as np
 
+from . import config
 from .buffers import aligned_zeros
 from .kernels.tiled import tile_products
 from .threads import training_threads
 
 _answers = {}     # (dtype, layout, capacity, plan, whole, rows) -> bool
-_MAX_ANSWERS = 256
 
 
 def cuts_keep_bits(net, plan, whole, rows):
@@ -39,7 +39,7 @@ def cuts_keep_bits(net, plan, whole, rows):
     answer = _answers.get(key)
     if answer is None:
         answer = _same_products(net, plan, whole, rows)
-        if len(_answers) >= _MAX_ANSWERS:
+        if len(_answers) >= config.MAX_BIT_ANSWERS:
             _answers.clear()
         _answers[key] = answer
     return answer

@@ -12,10 +12,10 @@ Measured on W3's products (one thread, float32, OpenBLAS SkylakeX kernels, again
 uncut product): the first layer's forward (128 x 784 @ 784 x 512) cut into 2 / 4 / 8
 column blocks +3.5 / +6 / +11%, into 2 row blocks of 64 +15%; its dW
 (784 x 128 @ 128 x 512) in 2 / 8 row blocks +4 / +20%. Hence blocks of at least
-TILE_COLS columns or TILE_ROWS rows, cut along the longer side of the output (for a
+config.TILE_COLS columns or config.TILE_ROWS rows, cut along the longer side of the output (for a
 batch of 1280 rows, the forward and E in row blocks: W3's step then costs +6% against
 uncut, where column blocks cost +9%; one thread, side by side), dW in blocks of at
-least DW_TILE whole rows, and every tile at least MIN_TILE_WORK multiply-adds (smaller
+least config.DW_TILE whole rows, and every tile at least config.MIN_TILE_WORK multiply-adds (smaller
 products are not cut: threads would gain less than they cost to start).
 
 The price of fixing the plan by the sizes alone: a batch gets only a handful of tiles
@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import config
 from .layout import N_IN, N_OUT
 
 # Columns of the plan (one row per layer), in entries of the layer's matrices.
@@ -39,13 +40,6 @@ E_COLS = 5      # columns of E_{l-1} (inputs) per tile
 ON_BLAS = 6     # 1: tiles are BLAS calls; 0: the layer is below blas_min, one loop tile
 PLAN_COLUMNS = 7
 
-TILE_ROWS = 256
-OUTPUT_ROWS = 32
-TILE_COLS = 128
-DW_TILE = 256
-MAX_SPLIT = 8      # blocks per dimension at most
-MIN_TILE_WORK = 1 << 19   # multiply-adds a tile keeps at least (~2.5 us on one core)
-ALIGN = 16         # block sizes are multiples of this (64 bytes of float32)
 
 
 class Tiles(NamedTuple):
@@ -59,14 +53,14 @@ class Tiles(NamedTuple):
 
 def block(n, least, unit_work):
     """The block size that cuts a dimension of n units, each worth `unit_work`
-    multiply-adds, into at most MAX_SPLIT blocks of at least `least` units and
-    MIN_TILE_WORK multiply-adds (a multiple of ALIGN; the last block may be shorter);
+    multiply-adds, into at most config.MAX_SPLIT blocks of at least `least` units and
+    config.MIN_TILE_WORK multiply-adds (a multiple of config.ALIGN; the last block may be shorter);
     n itself when it makes only one block."""
-    parts = max(1, min(MAX_SPLIT, n // least, n * unit_work // MIN_TILE_WORK))
+    parts = max(1, min(config.MAX_SPLIT, n // least, n * unit_work // config.MIN_TILE_WORK))
     if parts == 1:
         return n
     size = -(-n // parts)
-    return min(n, -(-size // ALIGN) * ALIGN)
+    return min(n, -(-size // config.ALIGN) * config.ALIGN)
 
 
 def tile_plan(layout, batch_size, blas_min):
@@ -84,17 +78,17 @@ def tile_plan(layout, batch_size, blas_min):
         # for the forward): cut the longer side of the output
         if l == n_layers - 1:
             # the output layer's tiles hold whole rows (softmax, the loss)
-            rows, fwd_cols = block(B, OUTPUT_ROWS, n_in * n_out), n_out
+            rows, fwd_cols = block(B, config.OUTPUT_ROWS, n_in * n_out), n_out
         elif B > n_out:
-            rows, fwd_cols = block(B, TILE_ROWS, n_in * n_out), n_out
+            rows, fwd_cols = block(B, config.TILE_ROWS, n_in * n_out), n_out
         else:
-            rows, fwd_cols = B, block(n_out, TILE_COLS, B * n_in)
+            rows, fwd_cols = B, block(n_out, config.TILE_COLS, B * n_in)
         if B > n_in:      # E_{l-1} (B x n_in) = E_l (B x n_out) @ W^T
-            e_rows, e_cols = block(B, TILE_ROWS, n_in * n_out), n_in
+            e_rows, e_cols = block(B, config.TILE_ROWS, n_in * n_out), n_in
         else:
-            e_rows, e_cols = B, block(n_in, TILE_COLS, B * n_out)
+            e_rows, e_cols = B, block(n_in, config.TILE_COLS, B * n_out)
         # dW tiles are whole rows of dW: the optimizer updates each as one range
-        plan[l] = (rows, fwd_cols, block(n_in, DW_TILE, B * n_out), n_out, e_rows, e_cols,
+        plan[l] = (rows, fwd_cols, block(n_in, config.DW_TILE, B * n_out), n_out, e_rows, e_cols,
                    1)
     return plan
 

@@ -1,26 +1,25 @@
 """The training loop around the compiled kernels: epochs, validation, schedules, early
 stopping, callbacks, progress, interrupts and divergence. Python runs once per chunk of
-batches (at most CHUNK_SECONDS of compiled work) and once per epoch, never per step."""
+batches (at most config.CHUNK_SECONDS of compiled work) and once per epoch, never per
+step. Which compiled walk trains a run is chosen here, so a run compiles only it."""
 import time
 
 import numpy as np
 
-from . import codes
+from . import codes, config
 from .history import History
 from .kernels.narrow import WIDTH, train_online_sgd_narrow
 from .kernels.network import evaluate_rows
 from .kernels.rowwise import train_batches_rowwise
-from .kernels.tiled import train_batches_tiled
-from .kernels.training import train_batches
+from .kernels.tiled import train_batches, train_batches_parallel
 from .layout import N_IN, N_OUT
 from .schedules import Constant, Schedule
-from .threads import resolve_threads, training_threads
+from .threads import parallel_section, resolve_threads, training_threads
 from .tile_bits import cuts_keep_bits
 from .tiles import (is_cut, make_tiles, most_tasks, share_gradient_tiles, tiles_of,
                     whole_plan)
 from .validation import all_finite, check_choice, check_int
 
-CHUNK_SECONDS = 0.2     # compiled work between returns to Python (Ctrl-C, progress bar)
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 
 
@@ -130,33 +129,93 @@ def _tqdm():
     return tqdm
 
 
-def run_fit(model, opts):
-    """Train `model` (optimizer and workspace already bound) as `opts` says.
+class FitState:
+    """What a model's fits keep from one run to the next, so that repeated fits
+    allocate nothing: batches per compiled call by batch size (sized by time), the tile
+    plans of the last batch size, and 0..n-1 for epochs without shuffling."""
 
-    Products large enough to share are cut into tiles that threads compute (the cut
-    depends on the sizes only: the same bits for any thread count); on one thread they
-    are computed whole where that gives the same bits (tile_bits.py). Smaller networks
-    train on one thread, with less overhead. No more threads run than the largest
-    parallel loop of a step has tasks: the others would only wait at each loop's end."""
+    def __init__(self):
+        self.chunk_batches = {}     # batch size -> batches per compiled call
+        self.plans = None           # (batch size, blas_min), cut Tiles, whole Tiles
+        self.in_order = None
+
+    def ordered(self, n):
+        """0, 1, ..., n-1 (int64), made once per size: the kernels only read it."""
+        if self.in_order is None or self.in_order.size != n:
+            self.in_order = np.arange(n, dtype=np.int64)
+        return self.in_order
+
+    def tiles(self, net, batch_size):
+        """(cut, whole): the tile plan of batches of batch_size rows, and the same with
+        every product whole (tiles.whole_plan); cut is None where the plan cuts
+        nothing (whole is then the plan itself)."""
+        key = (batch_size, net.blas_min)
+        if self.plans is None or self.plans[0] != key:
+            tiles = make_tiles(net.layout, batch_size, net.blas_min)
+            if not is_cut(tiles.plan, net.layout, batch_size):
+                self.plans = (key, None, tiles)
+            else:
+                whole = tiles_of(whole_plan(tiles.plan, net.layout, batch_size),
+                                 net.layout, batch_size)
+                self.plans = (key, tiles, whole)
+        return self.plans[1], self.plans[2]
+
+
+def forward_work(layout, rows):
+    """Multiply-adds of a batch's forward pass: sum over layers of rows * n_in * n_out."""
+    return int(rows * (layout[:, N_IN] * layout[:, N_OUT]).sum())
+
+
+def choose_walk(state, net, batch_size, n, n_threads):
+    """(trainer, tiles, threads) for a run on n samples in batches of batch_size.
+
+    Online training of small networks walks a row at a time (narrow.py for narrow
+    regression nets under plain SGD, rowwise.py otherwise). Batches walk the tiles of
+    a plan (kernels/tiled.py): shared among threads when the plan cuts the products
+    and a step has config.PARALLEL_MIN_WORK of work, else on one thread, through the
+    whole products where this machine's BLAS gives them the cut products' bits
+    (tile_bits.py), else through the cut ones. Every choice gives the bits of any
+    other thread count. No more threads run than a step's largest parallel loop has
+    tasks: the others would only wait at each loop's end."""
+    if _narrow_online(net, batch_size):
+        return train_online_sgd_narrow, None, 1
+    if _row_at_a_time(net, batch_size):
+        return train_batches_rowwise, None, 1
+    cut, whole = state.tiles(net, batch_size)
+    if cut is None:
+        return train_batches, whole, 1
+    threads = min(n_threads, most_tasks(cut, net.layout, batch_size))
+    if threads > 1 and forward_work(net.layout, batch_size) >= config.PARALLEL_MIN_WORK:
+        share_gradient_tiles(cut, net.layout, threads)
+        return train_batches_parallel, cut, threads
+    last = n - (-(-n // batch_size) - 1) * batch_size
+    shapes = (batch_size,) if last == batch_size else (batch_size, last)
+    if all(cuts_keep_bits(net, cut.plan, whole.plan, rows) for rows in shapes):
+        return train_batches, whole, 1
+    return train_batches, cut, 1
+
+
+def run_fit(model, opts):
+    """Train `model` (optimizer and workspace already bound) as `opts` says."""
     n = opts.X.shape[0]
     batch_size = min(opts.batch_size, n)
-    tiles = _tiles_for(model, batch_size, opts.n_threads)
-    n_threads = opts.n_threads
-    if tiles is not None:
-        n_threads = min(n_threads, most_tasks(tiles, model._net.layout, batch_size))
-        if n_threads == 1:
-            tiles = _one_thread_tiles(model, tiles, batch_size, n)
-    with training_threads(n_threads):
-        return _run_epochs(model, opts, tiles)
+    walk = choose_walk(model._fit_state, model._net, batch_size, n, opts.n_threads)
+    trainer, tiles, threads = walk
+    with training_threads(threads):
+        if trainer is train_batches_parallel:
+            with parallel_section():
+                return _run_epochs(model, opts, walk)
+        return _run_epochs(model, opts, walk)
 
 
-def _run_epochs(model, opts, tiles):
+def _run_epochs(model, opts, walk):
+    trainer, tiles, _ = walk
+    state = model._fit_state
     net = model._net
     X, Y = opts.X, opts.Y
     n = X.shape[0]
     batch_size = min(opts.batch_size, n)
     n_batches = -(-n // batch_size)
-    train = _trainer(net, batch_size)
     history = History(samples=n)
     checkpoint = _Snapshot(net)
     best = _Snapshot(net) if opts.early_stopping and opts.restore_best else None
@@ -164,9 +223,9 @@ def _run_epochs(model, opts, tiles):
     waited = 0
     base_lr = float(net.opt_hyper[0])
     opts.schedule.reset()
-    # Batches per compiled call: sized to CHUNK_SECONDS from the last call's speed, and
+    # Batches per compiled call: sized to config.CHUNK_SECONDS from the last call's speed, and
     # remembered per batch size, so that repeated short fits need no probing call.
-    chunk = model._chunk_batches.get(batch_size, min(n_batches, 16))
+    chunk = state.chunk_batches.get(batch_size, min(n_batches, 16))
     try:
         for epoch in range(opts.epochs):
             lr = float(opts.schedule.lr(epoch, base_lr, history.logs()))
@@ -174,7 +233,7 @@ def _run_epochs(model, opts, tiles):
             if opts.shuffle:
                 order = model._shuffle_rng.permutation(n).astype(np.int64, copy=False)
             else:
-                order = _in_order(model, n)
+                order = state.ordered(n)
             start = time.perf_counter()
             cost = correct = 0.0
             bar = (_tqdm()(total=n, desc=f"epoch {epoch + 1}/{opts.epochs}",
@@ -186,12 +245,11 @@ def _run_epochs(model, opts, tiles):
                 checkpoint.save(net)
                 t0 = time.perf_counter()
                 if tiles is None:
-                    cost, correct, bad = train(net, X, Y, order, batch_size, b, stop, cost,
-                                               correct)
+                    cost, correct, bad = trainer(net, X, Y, order, batch_size, b, stop,
+                                                 cost, correct)
                 else:
-                    cost, correct, bad = train_batches_tiled(net, tiles, X, Y, order,
-                                                             batch_size, b, stop, cost,
-                                                             correct)
+                    cost, correct, bad = trainer(net, tiles, X, Y, order, batch_size, b,
+                                                 stop, cost, correct)
                 elapsed = time.perf_counter() - t0
                 if bad >= 0 or not all_finite(net.params):
                     checkpoint.restore(net)
@@ -205,8 +263,8 @@ def _run_epochs(model, opts, tiles):
                 if opts.verbose:
                     bar.update(done - min(b * batch_size, n))
                     bar.set_postfix(loss=f"{cost / done:.4g}", refresh=False)
-                chunk = max(1, int((stop - b) * CHUNK_SECONDS / max(elapsed, 1e-9)))
-                model._chunk_batches[batch_size] = chunk
+                chunk = max(1, int((stop - b) * config.CHUNK_SECONDS / max(elapsed, 1e-9)))
+                state.chunk_batches[batch_size] = chunk
                 b = stop
             if bar is not None:
                 bar.close()
@@ -248,30 +306,12 @@ def _run_epochs(model, opts, tiles):
     return history
 
 
-def _in_order(model, n):
-    """0, 1, ..., n-1 (int64), made once per size and kept on the model: the kernels
-    only read it, and an online epoch of 20,000 steps took 5 us to make it, 2% of the
-    epoch."""
-    order = model._in_order
-    if order is None or order.size != n:
-        order = model._in_order = np.arange(n, dtype=np.int64)
-    return order
-
-
-def _trainer(net, batch_size):
-    """The compiled trainer for this run (each gives train_batches' bits), chosen here
-    so that a run compiles only the one it uses."""
-    if _narrow_online(net, batch_size):
-        return train_online_sgd_narrow
-    return train_batches_rowwise if _row_at_a_time(net, batch_size) else train_batches
-
-
 def _narrow_online(net, batch_size):
     """Whether kernels/narrow.py (a row's values in registers) serves this run: online
     plain SGD (no momentum, no L2 penalty) on a regression net that _row_at_a_time
-    accepts (no dropout, every layer on dense.py's loops), whose layers are all at most
+    accepts (no dropout, every layer on explicit loops), whose layers are all at most
     narrow.WIDTH wide, inputs included, with ReLU or identity hidden layers and an
-    identity output. W1 (1-2-1): 13 ns a step against rowwise.py's 37."""
+    identity output."""
     # the scalar tests first: most runs stop there (this runs once per fit)
     if (batch_size != 1 or net.opt_code != codes.SGD or net.opt_hyper[1] != 0.0
             or net.l2 != 0.0 or net.loss in (codes.CROSS_ENTROPY, codes.BINARY_CROSS_ENTROPY)):
@@ -285,51 +325,13 @@ def _narrow_online(net, batch_size):
 
 def _row_at_a_time(net, batch_size):
     """Whether train_batches_rowwise (same results, less overhead per step) serves this
-    run: online training (batch 1) without dropout on layers small enough for dense.py's
-    loops. Measured per step against train_batches (float32, 4,000 steps, interleaved):
-    1-2-1 mse SGD 4.6x faster (Adam 1.9x), 8-32-32-1 mse 1.0-1.2x, 2-8-1 binary
-    cross-entropy 1.1x (Adam 1.7x), 4-16-3 cross-entropy 1.0x (Adam 1.3x); never slower.
-    Larger batches gain nothing (0.9-1.2x), so they keep train_batches."""
+    run: online training (batch 1) without dropout on layers small enough for the
+    explicit loops (larger batches gain nothing from the row walk)."""
     if batch_size != 1:
         return False
     layout = net.layout
     return not net.dropout.any() and bool((layout[:, N_IN] * layout[:, N_OUT]).max()
                                           < net.blas_min)
-
-
-def _tiles_for(model, batch_size, n_threads):
-    """The tile plan for this run, its dW tiles shared among n_threads; None when no
-    product is worth cutting (then one thread trains). Kept on the model with what it
-    was made for, so that repeated fits allocate nothing."""
-    net = model._net
-    key = (batch_size, net.blas_min)
-    if model._tiles is None or model._tiles[0] != key:
-        tiles = make_tiles(net.layout, batch_size, net.blas_min)
-        if not is_cut(tiles.plan, net.layout, batch_size):
-            model._tiles = (key, None, None)
-        else:
-            whole = tiles_of(whole_plan(tiles.plan, net.layout, batch_size), net.layout,
-                             batch_size)
-            model._tiles = (key, tiles, whole)
-    tiles = model._tiles[1]
-    if tiles is not None:
-        share_gradient_tiles(tiles, net.layout, n_threads)
-    return tiles
-
-
-def _one_thread_tiles(model, tiles, batch_size, n):
-    """For a one-thread run: the whole products of model._tiles (no time lost to the
-    cuts) if they give the cut ones' bits on this machine's BLAS, for the epoch's full
-    batches and its last (tile_bits.py); else the cut plan's `tiles`, so that one
-    thread still gives the bits of any other count."""
-    net = model._net
-    whole = model._tiles[2]
-    last = n - (-(-n // batch_size) - 1) * batch_size
-    shapes = (batch_size,) if last == batch_size else (batch_size, last)
-    if all(cuts_keep_bits(net, tiles.plan, whole.plan, rows) for rows in shapes):
-        share_gradient_tiles(whole, net.layout, 1)
-        return whole
-    return tiles
 
 
 def _epoch_line(history):

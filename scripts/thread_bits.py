@@ -22,9 +22,8 @@ import sys
 import numpy as np
 
 import fastprop as fp
-from fastprop import training
+from fastprop import debug
 from fastprop.threads import available_cores
-from fastprop.tiles import most_tasks
 
 
 def cases():
@@ -46,14 +45,14 @@ def digest(dtype, sizes, extra, X, y, batch_size, n_threads):
     model = fp.Model(sizes, activation="relu", loss="cross_entropy", dtype=dtype, seed=1,
                      **extra)
     model.set_optimizer(fp.Adam(1e-3))
-    tiles = training._tiles_for(model, batch_size, n_threads)
-    if tiles is None:
+    cut, whole = debug.plans(model, batch_size)
+    if cut is None:
         raise SystemExit(f"{sizes} at batch {batch_size} is not on the tiled path")
-    ran = min(n_threads, most_tasks(tiles, model.net.layout, batch_size))
+    walk = debug.walk(model, X.shape[0], batch_size, n_threads)
+    ran = walk.threads
+    if ran == 1:
+        ran = "1 whole" if walk.tiles is whole else "1 cut"
     h = model.fit(X, y, epochs=2, batch_size=batch_size, n_threads=n_threads)
-    if ran == 1:     # what fit chose (the check's answers are kept: asking is free)
-        whole = training._one_thread_tiles(model, tiles, batch_size, X.shape[0])
-        ran = "1 whole" if whole is not tiles else "1 cut"
     data = model.params.tobytes() + np.asarray(h.loss).tobytes()
     return hashlib.sha256(data).hexdigest()[:16], ran
 

@@ -1,6 +1,8 @@
 """Shared test helpers: matching models, data and reference layers; finite differences."""
 import numpy as np
 
+from fastprop.debug import set_blas_min
+
 import fastprop as fp
 
 # Every (loss, output activation) pair the library accepts, with the loss's default first.
@@ -84,14 +86,16 @@ def central_differences(f, params, h=1e-6):
 
 def use_blas(model, on):
     """Force every layer onto the BLAS path (on=True) or the explicit loops."""
-    model._net = model._net._replace(blas_min=0 if on else 2**62)
+    set_blas_min(model, 0 if on else 2**62)
 
 
 def cut_fine(monkeypatch):
     """Make fit's tile plan (fastprop/tiles.py) cut even small products into many
-    small, uneven tiles, so that small test nets take the multi-threaded tiled path
-    with every kind of edge block. Layers below blas_min stay one tile each."""
-    from fastprop import tiles
+    small, uneven tiles, and share them among threads however small the step, so that
+    small test nets take the multi-threaded path with every kind of edge block. Layers
+    below blas_min stay one tile each."""
+    from fastprop import config
     for name, value in [("TILE_ROWS", 3), ("OUTPUT_ROWS", 2), ("TILE_COLS", 2),
-                        ("DW_TILE", 2), ("MIN_TILE_WORK", 1), ("ALIGN", 1)]:
-        monkeypatch.setattr(tiles, name, value)
+                        ("DW_TILE", 2), ("MIN_TILE_WORK", 1), ("ALIGN", 1),
+                        ("PARALLEL_MIN_WORK", 0)]:
+        monkeypatch.setattr(config, name, value)

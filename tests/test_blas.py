@@ -1,14 +1,14 @@
 """kernels/blas.py on regions of flat buffers, against NumPy in float64: gemm for every
 transpose and accumulate combination and one row (BLAS gemv) or more, and
 row_times_matrix (one row times a matrix by eight-row blocks, what a one-sample float32
-predict uses) for row counts that are and are not multiples of its blocks; gemm_block
-(the tiles of multi-threaded training) on blocks of wider matrices."""
+predict uses) for row counts that are and are not multiples of its blocks;
+gemm_strided (the tiles of multi-threaded training) on blocks of wider matrices."""
 import numpy as np
 import pytest
 from numba import njit
 
 import fastprop as fp
-from fastprop.kernels.blas import gemm, gemm_block, row_times_matrix
+from fastprop.kernels.blas import gemm, gemm_strided, row_times_matrix
 
 from reference import forward as reference_forward
 
@@ -58,16 +58,19 @@ def test_gemm_matches_numpy(dtype, m, k, transpose_a, transpose_b, accumulate):
 
 
 @njit
-def _gemm_block(out, a, b, out_start, a_start, b_start, m, k, n, ta, tb, ld_out, ld_a,
-                ld_b):
-    gemm_block(out, a, b, out_start, a_start, b_start, m, k, n, ta, tb, ld_out, ld_a, ld_b)
+def _gemm_block(out, a, b, out_start, a_start, b_start, m, k, n, ta, tb, acc, ld_out,
+                ld_a, ld_b):
+    gemm_strided(out, a, b, out_start, a_start, b_start, m, k, n, ta, tb, acc, ld_out, ld_a,
+                 ld_b)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("m", [1, 3, 8])
 @pytest.mark.parametrize("transpose_a", [False, True])
 @pytest.mark.parametrize("transpose_b", [False, True])
-def test_gemm_block_writes_one_block_of_a_wider_product(dtype, m, transpose_a, transpose_b):
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_gemm_strided_writes_one_block_of_a_wider_product(dtype, m, transpose_a, transpose_b,
+                                                          accumulate):
     # op(a) (m, k) and op(b) (k, n) are blocks of larger row-major matrices (offsets
     # 2 and 3 into their rows, and into the rows' start); out is a block of a wider
     # matrix, and only that block changes
@@ -81,8 +84,10 @@ def test_gemm_block_writes_one_block_of_a_wider_product(dtype, m, transpose_a, t
     op_b = B[3:3 + n, 3:3 + k].T if transpose_b else B[3:3 + k, 3:3 + n]
     _gemm_block(out.ravel(), A.ravel(), B.ravel(), 1 * out.shape[1] + 4,
                 2 * A.shape[1] + 2, 3 * B.shape[1] + 3, m, k, n, transpose_a, transpose_b,
-                out.shape[1], A.shape[1], B.shape[1])
+                accumulate, out.shape[1], A.shape[1], B.shape[1])
     expected = op_a.astype(np.float64) @ op_b.astype(np.float64)
+    if accumulate:
+        expected += before[1:1 + m, 4:4 + n]
     got = out[1:1 + m, 4:4 + n].astype(np.float64)
     assert np.max(np.abs(got - expected)) <= TOL[dtype] * (np.abs(expected).max() + 1) * k
     outside = np.ones(out.shape, bool)

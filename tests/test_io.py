@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import fastprop as fp
-import fastprop.net
+import fastprop.config
 from fastprop import io as fpio
-from fastprop import training
+from fastprop import debug
 from helpers import cut_fine
 
 DTYPES = [np.float32, np.float64]
@@ -82,7 +82,7 @@ def test_resumed_training_matches_uninterrupted(tmp_path, monkeypatch, dtype, ba
     one-thread path, and on the multi-threaded one: tiles)."""
     if tiled:
         cut_fine(monkeypatch)
-        monkeypatch.setattr(fastprop.net, "DEFAULT_BLAS_MIN", 0)   # every layer on BLAS
+        monkeypatch.setattr(fastprop.config, "BLAS_MIN", 0)   # every layer on BLAS
     X, y = make_data()
     straight = trained_model(dtype, epochs=5, batch_size=batch_size)
     first = trained_model(dtype, epochs=2, batch_size=batch_size)
@@ -90,7 +90,8 @@ def test_resumed_training_matches_uninterrupted(tmp_path, monkeypatch, dtype, ba
     resumed = fp.load(tmp_path / "mid.npz")
     resumed.fit(X, y, epochs=3, batch_size=batch_size)   # optimizer=None: the loaded one
     first.fit(X, y, epochs=3, batch_size=batch_size)
-    assert (training._tiles_for(resumed, batch_size, 2) is not None) == tiled
+    assert (debug.walk(resumed, X.shape[0], batch_size, 2).trainer
+            == "train_batches_parallel") == tiled
     assert resumed.params.tobytes() == first.params.tobytes()
     assert resumed.params.tobytes() == straight.params.tobytes()
     np.testing.assert_array_equal(resumed.net.opt_state, straight.net.opt_state)

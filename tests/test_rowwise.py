@@ -1,5 +1,6 @@
-"""The row-at-a-time trainer (kernels/rowwise.py) gives the bits of train_batches, and
-fit uses it exactly where it should (online regression on small layers)."""
+"""The row walk (kernels/rowwise.py) gives the bits of the batch walk
+(kernels/tiled.train_batches), and fit uses it exactly where it should (online
+training on small layers)."""
 import numpy as np
 import pytest
 from numba import njit
@@ -7,9 +8,10 @@ from numba import njit
 import fastprop as fp
 from fastprop import training
 from fastprop.kernels.network import backward, copy_rows, forward
-from fastprop.kernels.rowwise import (batch_gradient, online_sgd_suits, rowwise_suits, sgd_row,
-                                     train_batches_rowwise)
-from fastprop.kernels.training import train_batches
+from fastprop import kernels
+from fastprop.kernels.rowwise import rowwise_gradient, rowwise_suits, train_batches_rowwise
+from fastprop.kernels.tiled import train_batches
+from fastprop.tiles import make_tiles
 
 from helpers import HIDDEN, OUTPUT_PAIRS, make_case
 
@@ -32,16 +34,18 @@ def run_both(models, X, Y, batch_size, order=None):
     if order is None:
         order = np.arange(X.shape[0], dtype=np.int64)
     n_batches = -(-X.shape[0] // batch_size)
-    out_general = train_batches(models[0]._net, X, Y, order, batch_size, 0, n_batches, 0.0,
-                                0.0)
+    net = models[0]._net
+    tiles = make_tiles(net.layout, batch_size, net.blas_min)
+    out_general = train_batches(net, tiles, X, Y, order, batch_size, 0, n_batches, 0.0, 0.0)
     out_rowwise = train_batches_rowwise(models[1]._net, X, Y, order, batch_size, 0,
                                         n_batches, 0.0, 0.0)
     return out_general, out_rowwise
 
 
-def assert_same_state(a, b):
+def assert_same_state(a, b, grads=True):
     assert np.array_equal(a.params, b.params)
-    assert np.array_equal(a._net.grads, b._net.grads)
+    if grads:
+        assert np.array_equal(a._net.grads, b._net.grads)
     assert np.array_equal(a._net.opt_state, b._net.opt_state)
     assert a._net.opt_step[0] == b._net.opt_step[0]
     assert np.array_equal(a._net.rng, b._net.rng)
@@ -59,7 +63,7 @@ def test_every_hidden_activation_matches_train_batches(dtype, hidden):
 @pytest.mark.parametrize("loss,out_act", OUTPUT_PAIRS)
 def test_every_output_pair_matches_train_batches(loss, out_act):
     # batches of 5 and a partial last one: the row-by-row sums of the gradient equal
-    # dense.py's loops; classifiers' correct counts agree too
+    # the batch walk's loops; classifiers' correct counts agree too
     models, X, Y = twins("tanh", loss, out_act, [4, 6, 3], 23, np.float64, 5,
                          lambda: fp.Adam(1e-2), l2=1e-3)
     general, rowwise = run_both(models, X, Y, 5)
@@ -82,46 +86,29 @@ def test_depths_and_optimizers_match(depth):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("loss,out_act", OUTPUT_PAIRS)
-def test_online_sgd_fuses_the_update_with_the_same_bits(dtype, loss, out_act):
-    # batch 1 and plain SGD: the update is taken during the backward pass
-    # (train_online_sgd); weight decay on, every (loss, output) pair, classifiers'
+def test_online_sgd_with_weight_decay_matches(dtype, loss, out_act):
+    # batch 1 and plain SGD with weight decay, every (loss, output) pair, classifiers'
     # correct counts included
     models, X, Y = twins("relu", loss, out_act, [4, 6, 3], 17, dtype, 1,
                          lambda: fp.SGD(0.05, weight_decay=1e-2))
-    assert online_sgd_suits(models[1]._net, 1)
     order = np.random.default_rng(2).permutation(17).astype(np.int64)
     general, rowwise = run_both(models, X, Y, 1, order)
     assert general == rowwise
     assert_same_state(*models)
 
 
-def test_online_sgd_only_where_each_update_needs_only_its_gradient():
-    def suits(optimizer, batch_size=1, l2=0.0):
-        model = fp.Model([2, 4, 1], l2=l2)
-        model.set_optimizer(optimizer)
-        return online_sgd_suits(model._net, batch_size)
-
-    assert suits(fp.SGD(0.1))
-    assert suits(fp.SGD(0.1, weight_decay=1e-3))
-    assert not suits(fp.SGD(0.1), batch_size=2)          # the batch's gradient is a sum
-    assert not suits(fp.SGD(0.1, momentum=0.9))          # a buffer updated per step
-    assert not suits(fp.SGD(0.1), l2=1e-3)               # the penalty's gradient added
-    assert not suits(fp.Adam())
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("loss,out_act", OUTPUT_PAIRS)
-def test_kernel_sgd_row_equals_gradient_then_update(dtype, loss, out_act):
-    # kernels.sgd_step on one row takes sgd_row: the same bits as the gradient
-    # (batch_gradient, itself checked against forward + backward) then p -= lr g
+def test_kernel_sgd_step_equals_gradient_then_update(dtype, loss, out_act):
+    # kernels.sgd_step: the same bits as loss_and_gradients then p -= lr (g + 0 p)
     nets = []
     for _ in range(2):
         model, X, y, _ = make_case("tanh", loss, out_act, [3, 6, 4], 1, dtype=dtype, seed=9)
         nets.append(model.net)
     X, Y = model._data(X, y)
     lr = 0.1
-    cost = sgd_row(nets[0], X, Y, lr)
-    assert cost == batch_gradient(nets[1], X, Y)
+    cost = kernels.sgd_step(nets[0], X, Y, lr)
+    assert cost == kernels.loss_and_gradients(nets[1], X, Y)
     step = dtype(lr)
     nets[1].params[:] -= step * (nets[1].grads + dtype(0.0) * nets[1].params)
     for field in ("params", "grads", "rng"):
@@ -134,7 +121,9 @@ def test_non_finite_cost_stops_before_the_update():
     general, rowwise = run_both(models, X, Y, 1)
     assert rowwise[2] == general[2] == 6
     assert rowwise == general
-    assert_same_state(*models)
+    # (the gradient buffer is scratch after a bad step: the batch walk stops before
+    # computing it, the row walk after)
+    assert_same_state(*models, grads=False)
 
 
 def test_fit_picks_the_rowwise_trainer_for_online_regression():
@@ -210,7 +199,7 @@ def test_batch_gradient_matches_forward_and_backward(dtype, loss, out_act):
             nets.append(model.net._replace(l2=1e-2))
         X, Y = model._data(X, y)
         assert rowwise_suits(nets[0], rows)
-        assert batch_gradient(nets[0], X, Y) == _general_gradient(nets[1], X, Y)
+        assert rowwise_gradient(nets[0], X, Y) == _general_gradient(nets[1], X, Y)
         assert np.array_equal(nets[0].grads, nets[1].grads)
         assert np.array_equal(nets[0].rng, nets[1].rng)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fastprop as fp
-from fastprop import threads, training
+from fastprop import debug, threads
 from helpers import cut_fine
 
 MAX_THREADS = min(4, numba.config.NUMBA_NUM_THREADS)
@@ -27,9 +27,8 @@ def train(dtype, n_threads, batch_size=128, **model_args):
     model = fp.Model([12, 40, 24, 4], loss="cross_entropy", dtype=dtype, seed=1,
                      **model_args)
     # the last layer (128 x 24 x 4 multiply-adds) below blas_min: BLAS and loop layers
-    model._net = model._net._replace(blas_min=20000)
-    assert training._tiles_for(model, batch_size, n_threads) is not None
-    assert model._tiles[1].plan[:, -1].tolist() == [1, 1, 0]
+    debug.set_blas_min(model, 20000)
+    assert debug.plans(model, batch_size)[0].plan[:, -1].tolist() == [1, 1, 0]
     h = model.fit(X, y, epochs=3, batch_size=batch_size, optimizer=fp.Adam(1e-2),
                   n_threads=n_threads)
     return model.params.copy(), h.loss
@@ -52,8 +51,8 @@ def test_concurrent_fits_equal_sequential_fits(monkeypatch):
         X, y = data(seed=seed)
         model = fp.Model([12, 32, 4], loss="cross_entropy", dtype=np.float32, seed=seed,
                          dropout=0.2)
-        model._net = model._net._replace(blas_min=0)
-        assert training._tiles_for(model, 64, 2) is not None
+        debug.set_blas_min(model, 0)
+        assert debug.walk(model, 300, 64, 2).trainer == "train_batches_parallel"
         model.fit(X, y, epochs=4, batch_size=64, optimizer=fp.Adam(1e-2), n_threads=2)
         out[seed] = model.params.copy()
 
@@ -67,18 +66,20 @@ def test_concurrent_fits_equal_sequential_fits(monkeypatch):
         t.join()
     for seed in range(4):
         assert np.array_equal(concurrent[seed], sequential[seed])
-    assert numba.threading_layer() in ("omp", "tbb")
+    # fastprop leaves Numba's threading layer as it is: a thread-safe one runs the
+    # fits side by side, workqueue one at a time (threads.parallel_section)
+    assert numba.threading_layer() in ("omp", "tbb", "workqueue")
 
 
 ALLOCATION_PROBE = """
 import numpy as np
 from numba.core.runtime import rtsys
 import fastprop as fp
-import fastprop.training
+import fastprop.config
 
 # one compiled call per epoch whatever the timing (a cold compile inside the first call
 # would otherwise shrink the chunks): the counts then compare steps, not calls
-fastprop.training.CHUNK_SECONDS = 1e9
+fastprop.config.CHUNK_SECONDS = 1e9
 rng = np.random.default_rng(0)
 X = rng.normal(size=(1024, 12))
 y = rng.integers(0, 4, 1024)

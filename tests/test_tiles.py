@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastprop as fp
-from fastprop import tile_bits, tiles, training
+from fastprop import config, debug, tile_bits, tiles, training
 from fastprop.layout import make_layout
 from helpers import (OUTPUT_PAIRS, central_differences, cut_fine, make_case, max_rel_err,
                      reference_layers, use_blas)
@@ -51,8 +51,8 @@ def test_plan_cuts_every_product_into_blocks_within_bounds(sizes, batch):
         for size, n in [(rows, batch), (fwd_cols, n_out), (dw_rows, n_in), (e_rows, batch),
                         (e_cols, n_in)]:
             blocks = covered(n, size)
-            assert len(blocks) <= tiles.MAX_SPLIT
-            assert size == n or size % tiles.ALIGN == 0
+            assert len(blocks) <= config.MAX_SPLIT
+            assert size == n or size % config.ALIGN == 0
 
 
 def test_plan_of_w3_and_nets_too_small_to_share():
@@ -96,32 +96,31 @@ def test_gradient_tiles_are_shared_out_largest_first(n_threads):
                                          ([784, 512, 256, 10], 1280), ([9, 40, 33, 5], 70)])
 def test_most_tasks_is_the_largest_parallel_loop_of_the_kernels(monkeypatch, sizes, batch):
     # fit runs no more threads than this: the kernels' own counts agree with it
-    from fastprop.kernels.tiled import forward_tiles, input_error_tiles
+    from fastprop.kernels.tiled import forward_tiles, hidden_error_tiles
     if sizes[0] == 9:
         cut_fine(monkeypatch)
     layout = make_layout(sizes)
     t = tiles.make_tiles(layout, batch, 0 if sizes[0] == 9 else 16384)
     counts = [forward_tiles(t.plan, layout, l, batch) for l in range(len(sizes) - 1)]
-    counts += [input_error_tiles(t.plan, layout, l, batch) for l in range(1, len(sizes) - 1)]
+    counts += [hidden_error_tiles(t.plan, layout, l, batch) for l in range(1, len(sizes) - 1)]
     counts.append(t.dw_first[-1])
     assert tiles.most_tasks(t, layout, batch) == max(counts)
     if sizes[0] == 784:
         assert max(counts) == 6     # W3: 3 + 2 + 1 dW tiles
 
 
-def test_fit_takes_the_tiled_path_only_where_products_are_cut(monkeypatch):
-    rng = np.random.default_rng(0)
-    calls = []
-    real = training.train_batches_tiled
-    monkeypatch.setattr(training, "train_batches_tiled",
-                        lambda *args: calls.append(1) or real(*args))
+def test_fit_shares_tiles_among_threads_only_where_it_pays():
     big = fp.Model([300, 600, 10], loss="cross_entropy", seed=0, dtype=np.float32)
-    big.fit(rng.normal(size=(256, 300)), rng.integers(0, 10, 256), epochs=1, batch_size=128)
-    assert calls
-    calls.clear()
+    if MAX_THREADS >= 2:
+        assert debug.walk(big, 256, 128, 2).trainer == "train_batches_parallel"
+    assert debug.walk(big, 256, 128, 1).trainer == "train_batches"
+    # cut, but a step below config.PARALLEL_MIN_WORK: one thread
+    mid = fp.Model([64, 256, 128, 10], loss="cross_entropy", seed=0, dtype=np.float32)
+    assert debug.plans(mid, 32)[0] is not None
+    assert debug.walk(mid, 1000, 32, 2).trainer == "train_batches"
     small = fp.Model([64, 128, 10], loss="cross_entropy", seed=0, dtype=np.float32)
-    small.fit(rng.normal(size=(64, 64)), rng.integers(0, 10, 64), epochs=1, batch_size=32)
-    assert not calls
+    assert debug.plans(small, 32)[0] is None
+    assert debug.walk(small, 64, 32, 2).trainer == "train_batches"
 
 
 # ------------------------------------------------- one thread: whole products, same bits
@@ -158,7 +157,7 @@ def most_tasks_of(plan, layout, batch):
 
 def tiled_model(dtype=np.float32):
     model = fp.Model([300, 512, 8, 3], loss="cross_entropy", seed=0, dtype=dtype)
-    model._ensure_capacity(128)
+    model.reserve(128)
     return model
 
 
@@ -189,9 +188,10 @@ def test_cuts_keep_bits_compares_every_product_both_ways(monkeypatch):
 def record_plans(monkeypatch):
     """A list that gets the plan of every call fit makes to the tiled trainer."""
     plans = []
-    real = training.train_batches_tiled
-    monkeypatch.setattr(training, "train_batches_tiled",
-                        lambda net, t, *args: plans.append(t.plan.copy()) or real(net, t, *args))
+    for name in ("train_batches", "train_batches_parallel"):
+        real = getattr(training, name)
+        monkeypatch.setattr(training, name, lambda net, t, *args, real=real: plans.append(
+            t.plan.copy()) or real(net, t, *args))
     return plans
 
 
@@ -205,7 +205,7 @@ def test_one_thread_takes_whole_products_only_where_bits_agree(monkeypatch, agre
     X, y = rng.normal(size=(300, 300)), rng.integers(0, 3, 300)
     model = tiled_model(np.float64)
     model.fit(X, y, epochs=1, batch_size=128, n_threads=1)
-    cut, whole = model._tiles[1], model._tiles[2]
+    cut, whole = debug.plans(model, 128)
     # full batches, then (if they agree) the last one's 44 rows
     assert asked == ([128, 44] if agree else [128])
     expected = whole.plan if agree else cut.plan
@@ -235,7 +235,7 @@ def test_tiled_step_is_the_reference_gradient_step(fine_tiles, hidden, loss, out
     model, X, y, Y = make_case(hidden, loss, out_act, sizes, n)
     use_blas(model, True)
     ref = backprop(reference_layers(model), model.activations, loss, X, Y)
-    assert training._tiles_for(model, n, 2) is not None
+    assert debug.walk(model, n, n, 2).trainer == "train_batches_parallel"
     g = sgd_step_gradient(model, X, y)
     expected = np.concatenate([np.concatenate([dW.ravel(), db])
                                for dW, db in zip(ref["dW"], ref["db"])])
@@ -254,15 +254,15 @@ def test_tiled_step_follows_central_differences(fine_tiles, hidden, loss, out_ac
     model._net = model._net._replace(l2=l2)         # and model.loss's
     use_blas(model, True)
     numeric = central_differences(lambda: model.loss(X, y), model.params)
-    assert training._tiles_for(model, 10, 2) is not None
+    assert debug.walk(model, 10, 10, 2).trainer == "train_batches_parallel"
     assert max_rel_err(sgd_step_gradient(model, X, y), numeric) < 1e-6
 
 
 def test_tiled_step_with_layers_on_loops_and_on_blas(fine_tiles):
     # blas_min between the layers' sizes: the middle layer below it (one loop tile)
     model, X, y, Y = make_case("tanh", "cross_entropy", "softmax", [9, 2, 12, 4], 13)
-    model._net = model._net._replace(blas_min=13 * 9 * 2 + 1)
-    plan = training._tiles_for(model, 13, 2).plan
+    debug.set_blas_min(model, 13 * 9 * 2 + 1)
+    plan = debug.walk(model, 13, 13, 2).tiles.plan
     np.testing.assert_array_equal(plan[:, tiles.ON_BLAS], [0, 1, 1])
     ref = backprop(reference_layers(model), model.activations, "cross_entropy", X, Y)
     g = sgd_step_gradient(model, X, y)
@@ -283,7 +283,7 @@ def fit_pair(dtype, tiled, monkeypatch, **extra):
                      dtype=dtype, seed=5, dropout=0.25, l2=1e-3, **extra)
     use_blas(model, True)
     h = model.fit(X, y, epochs=4, batch_size=16, optimizer=fp.Adam(1e-2), n_threads=2)
-    assert (training._tiles_for(model, 16, 2) is not None) == tiled
+    assert (debug.walk(model, 103, 16, 2).trainer == "train_batches_parallel") == tiled
     monkeypatch.undo()
     return model.params.copy(), h
 
@@ -337,7 +337,7 @@ def test_one_thread_on_the_default_plan_gives_the_bits_of_two(monkeypatch, dtype
         runs.append((model.params.tobytes(), h.loss, h.accuracy))
         used.append(list(plans))
     assert runs[0] == runs[1]
-    cut, whole = model._tiles[1].plan, model._tiles[2].plan
+    cut, whole = (t.plan for t in debug.plans(model, 128))
     agree = all(tile_bits.cuts_keep_bits(model._net, cut, whole, rows) for rows in (128, 44))
     assert all(np.array_equal(p, whole if agree else cut) for p in used[0]) and used[0]
     assert all(np.array_equal(p, cut) for p in used[1]) and used[1]
@@ -376,7 +376,7 @@ def test_tiled_divergence_stops_before_the_bad_step(fine_tiles, monkeypatch, l2)
         y = y.copy()
         y[40, 0] = 1e300                        # the third batch's squared error: inf
     before = (model.params.copy(), model.net.opt_state.copy(), model.net.opt_step.copy())
-    monkeypatch.setattr(training, "CHUNK_SECONDS", 1e9)    # one call: the whole epoch
+    monkeypatch.setattr(config, "CHUNK_SECONDS", 1e9)    # one call: the whole epoch
     with pytest.raises(FloatingPointError, match="step 1 of 4" if l2 else "step 3 of 4"):
         model.fit(X, y, epochs=1, batch_size=16, shuffle=False, n_threads=2)
     np.testing.assert_array_equal(model.params, before[0])

@@ -159,36 +159,34 @@ class _Clock:
     ([1, 2, 1], "mse", 1, 1, "train_online_sgd_narrow"),
     ([3, 8, 2], "binary_cross_entropy", 1, 1, "train_batches_rowwise"),
     ([3, 8, 3], "cross_entropy", 5, 1, "train_batches"),
-    ([3, 8, 3], "cross_entropy", 64, 2, "train_batches_tiled"),
+    ([3, 8, 3], "cross_entropy", 64, 2, "train_batches_parallel"),
 ])
 def test_epoch_sums_do_not_depend_on_how_fit_splits_the_epoch(monkeypatch, sizes, loss,
                                                                batch_size, n_threads,
                                                                trainer):
-    # fit calls the compiled trainer on runs of batches sized by time (CHUNK_SECONDS):
+    # fit calls the compiled trainer on runs of batches sized by time
+    # (config.CHUNK_SECONDS):
     # runs of 1, 3 or 7 batches, or the whole epoch, give the same bits, history too
-    from fastprop import training
+    from fastprop import config, debug, training
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(230, sizes[0]))
     y = (rng.integers(0, sizes[-1], 230) if loss == "cross_entropy"
          else rng.random((230, sizes[-1])) if loss == "binary_cross_entropy"
          else rng.normal(size=(230, 1)))
-    if trainer == "train_batches_tiled":
+    if trainer == "train_batches_parallel":
         cut_fine(monkeypatch)
     monkeypatch.setattr(training, "time", _Clock())
-    monkeypatch.setattr(training, "CHUNK_SECONDS", 1.0)    # keeps each run's length
+    monkeypatch.setattr(config, "CHUNK_SECONDS", 1.0)    # keeps each run's length
     results = []
     for chunk in (1, 3, 7, 10**9):
         model = fp.Model(sizes, loss=loss, seed=0)
-        model._chunk_batches[batch_size] = chunk
+        model._fit_state.chunk_batches[batch_size] = chunk
         optimizer = fp.SGD(1e-2) if trainer == "train_online_sgd_narrow" else fp.Adam(1e-2)
         model.set_optimizer(optimizer)
-        if trainer == "train_batches_tiled":
+        if trainer == "train_batches_parallel":
             use_blas(model, True)
-        tiles = training._tiles_for(model, batch_size, n_threads)
-        chosen = (training.train_batches_tiled if tiles is not None
-                  else training._trainer(model._net, batch_size))
-        assert chosen.__name__ == trainer
+        assert debug.walk(model, 230, batch_size, n_threads).trainer == trainer
         h = model.fit(X, y, epochs=3, batch_size=batch_size, n_threads=n_threads,
                       optimizer=optimizer)
         results.append((model.params.tobytes(), h.loss, h.accuracy))
@@ -196,7 +194,7 @@ def test_epoch_sums_do_not_depend_on_how_fit_splits_the_epoch(monkeypatch, sizes
 
 
 def test_unshuffled_epochs_follow_the_rows_whatever_the_last_fits_size():
-    # fit keeps 0..n-1 between calls (training._in_order): a fit on other data sizes
+    # fit keeps 0..n-1 between calls (training.FitState): a fit on other data sizes
     # in between changes nothing
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(30, 2)), rng.normal(size=30)

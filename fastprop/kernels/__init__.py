@@ -16,18 +16,16 @@ take the new `model.net`). Sizes are checked once on entry; none of these alloca
 
 loss_and_gradients takes a net without dropout whose layers all use explicit loops for
 the batch a row at a time (kernels/rowwise.py): the same bits as the layer-by-layer
-path, less overhead per call. sgd_step on one such row (and no L2 penalty) also fuses
-the update into the backward pass (rowwise.sgd_row), with the same bits.
+path, less overhead per call.
 """
 import numpy as np
 
-from . import compile_gc  # noqa: F401  (no full GC walks while kernels compile)
-from .jit import entry, kernel
+from .jit import kernel
 
 from ..layout import N_IN, N_OUT
 from .network import backward, copy_rows, evaluate_rows, forward, predict_into
-from .optimizers import optimizer_update
-from .rowwise import batch_gradient, rowwise_suits, sgd_row
+from .optimizers import optimizer_update, sgd_update
+from .rowwise import rowwise_gradient, rowwise_suits
 
 __all__ = ["predict", "loss", "loss_and_gradients", "sgd_step", "optimizer_step",
            "train_step"]
@@ -50,7 +48,7 @@ def _check_inputs(net, X, Y, batch):
                          "from Python and use the new model.net")
 
 
-@entry
+@kernel
 def predict(net, X, out):
     """out (n, n_out) = output activations for X (n, n_in), any n."""
     last = net.layout.shape[0] - 1
@@ -62,7 +60,7 @@ def predict(net, X, out):
     predict_into(out, net, X, bool(False))     # bool(), np.int64(): see kernels/jit.py
 
 
-@entry
+@kernel
 def loss(net, X, Y):
     """Mean cost over the rows of X (n, n_in), Y (n, n_out), any n."""
     _check_inputs(net, X, Y, bool(False))
@@ -70,38 +68,32 @@ def loss(net, X, Y):
     return cost / X.shape[0]
 
 
-@entry
+@kernel
 def loss_and_gradients(net, X, Y):
     """Fill net.grads with the gradient of the batch's mean cost; return the mean cost.
     As in training: dropout (where the net has it) is drawn, the L2 penalty included."""
     _check_inputs(net, X, Y, bool(True))
     rows = X.shape[0]
     if rowwise_suits(net, rows):    # small layers, no dropout: the same bits, row by row,
-        return batch_gradient(net, X, Y) / rows     # with less overhead (rowwise.py)
+        return rowwise_gradient(net, X, Y) / rows     # with less overhead (rowwise.py)
     copy_rows(net.A, X, np.int64(0), rows)
     copy_rows(net.Y, Y, np.int64(0), rows)
     forward(net, rows, bool(True))
     return backward(net, rows, 1.0 / rows, bool(True)) / rows
 
 
-@entry
+@kernel
 def sgd_step(net, X, Y, lr):
     """One step of plain SGD on the batch: p -= lr * dC/dp. Returns the batch's mean
     cost before the step. Bit-identical to fit(..., optimizer=fp.SGD(lr))."""
-    _check_inputs(net, X, Y, bool(True))
-    if X.shape[0] == 1 and net.l2 == 0.0 and rowwise_suits(net, 1):
-        # one row through small layers: the update fused into the backward pass
-        return sgd_row(net, X, Y, lr)
     cost = loss_and_gradients(net, X, Y)
-    step = net.params.dtype.type(lr)
-    zero = net.params.dtype.type(0.0)
-    for i in range(net.params.size):
-        # the same expression as the SGD rule in fit (weight decay 0), so bits agree
-        net.params[i] -= step * (net.grads[i] + zero * net.params[i])
+    dt = net.params.dtype.type
+    # fit's SGD rule with weight decay 0, so the bits agree
+    sgd_update(net.params, net.grads, dt(lr), dt(0.0), np.int64(0), net.params.size)
     return cost
 
 
-@entry
+@kernel
 def optimizer_step(net):
     """One update of net.params from net.grads by the net's optimizer, whose state
     (moments, step count) is updated in place."""
@@ -109,7 +101,7 @@ def optimizer_step(net):
                      net.opt_code)
 
 
-@entry
+@kernel
 def train_step(net, X, Y):
     """loss_and_gradients then optimizer_step; returns the batch's mean cost."""
     cost = loss_and_gradients(net, X, Y)

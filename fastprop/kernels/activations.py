@@ -7,7 +7,7 @@ Arguments: outputs first; `start` is the region's offset, `count` its length.
 import math
 
 from .exp import exp_nonpositive, expm1_nonpositive, log1p_unit
-from .jit import kernel
+from .jit import inlined, kernel
 
 from ..codes import (ELU, ELU_ALPHA, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU,
                      SIGMOID, SOFTMAX, SOFTPLUS, TANH)
@@ -16,7 +16,7 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@kernel
+@inlined
 def sigmoid(z):
     """Logistic function without overflow for large |z|: from e = exp(-|z|) <= 1,
     1 / (1 + e) for z >= 0 and e / (1 + e) below (vectorisable: see exp.py)."""
@@ -25,7 +25,7 @@ def sigmoid(z):
     return one / (one + e) if z >= 0 else e / (one + e)
 
 
-@kernel
+@inlined
 def tanh(z):
     """tanh(z) = -m / (2 + m) with m = exp(-2|z|) - 1 in (-1, 0], the sign of z put
     back: vectorisable (exp.py), within 3 ulp (tests/test_exp.py), odd, exactly 0 at

@@ -1,51 +1,64 @@
-"""Matrix products by BLAS (the sgemm/dgemm that NumPy and SciPy use), callable from
-kernels compiled without Numba's runtime.
+"""Matrix products by BLAS (SciPy's sgemm/dgemm and sgemv/dgemv), callable from
+compiled kernels without allocating.
 
-np.dot inside compiled code needs the runtime, so this calls Numba's own BLAS entry
-point `numba_xxgemm` (the one np.dot uses) by symbol: no allocation, no refcounting,
-and it can be cached on disk. BLAS is column-major; a row-major product
-out = op(a) @ op(b) is computed as the column-major out^T = op(b)^T @ op(a)^T.
+The routines come from `scipy.linalg.cython_blas` (the BLAS that SciPy and NumPy
+load), found with `numba.extending.get_cython_function_address` and registered with
+LLVM under a name of ours (`llvmlite.binding.add_symbol`), so kernels call them as
+`numba.types.ExternalFunction`s: resolved by name when code is loaded, which keeps the
+kernels cacheable (a ctypes pointer would bake this process's address into the cache).
+Fortran BLAS takes every argument by reference; `_ref` puts a scalar in a stack slot
+of the calling function and `_at` gives the address of an array element.
+
+BLAS is column-major; a row-major product out = op(a) @ op(b) is computed as the
+column-major out^T = op(b)^T @ op(a)^T.
 """
 import numpy as np
+from llvmlite import binding as _llvm
 from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic
-from numba.np.linalg import ensure_blas
+from numba.extending import get_cython_function_address, intrinsic
 
-from .jit import kernel
+from .jit import inlined, kernel
 
-ensure_blas()   # load SciPy's BLAS into Numba's helper library before any call
+for _name in ("sgemm", "dgemm", "sgemv", "dgemv"):
+    _llvm.add_symbol(f"fastprop_{_name}",
+                     get_cython_function_address("scipy.linalg.cython_blas", _name))
 
-_xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(
-    types.char, types.char, types.char,           # kind ('s'/'d'), transa, transb
-    types.intp, types.intp, types.intp,           # m, n, k
-    types.voidptr, types.voidptr, types.intp,     # alpha*, a*, lda
-    types.voidptr, types.intp,                    # b*, ldb
-    types.voidptr, types.voidptr, types.intp))    # beta*, c*, ldc
-
-_xxgemv = types.ExternalFunction("numba_xxgemv", types.intc(
-    types.char, types.char, types.intp, types.intp,   # kind, trans, m, n
-    types.voidptr, types.voidptr, types.intp,         # alpha*, a*, lda
-    types.voidptr, types.voidptr, types.voidptr))     # x*, beta*, y*
+_GEMM = types.void(*[types.voidptr] * 13)   # transa transb m n k alpha a lda b ldb beta c ldc
+_GEMV = types.void(*[types.voidptr] * 11)   # trans m n alpha a lda x incx beta y incy
+_sgemm = types.ExternalFunction("fastprop_sgemm", _GEMM)
+_dgemm = types.ExternalFunction("fastprop_dgemm", _GEMM)
+_sgemv = types.ExternalFunction("fastprop_sgemv", _GEMV)
+_dgemv = types.ExternalFunction("fastprop_dgemv", _GEMV)
 
 
 @intrinsic
-def _at(typingctx, arr, start):
-    """The address of arr[start] as void*, for BLAS to read or write from there.
-    (arr[start:].ctypes makes a view and a ctypes object: the same pointer, but gemm's
-    compile took 0.40 s with those against 0.11 s with this; measured.)"""
+def _as_pointer(typingctx, address):
+    """The integer `address` as a void*."""
     def codegen(context, builder, signature, args):
-        array = context.make_array(signature.args[0])(context, builder, args[0])
-        return builder.bitcast(builder.gep(array.data, [args[1]]), cgutils.voidptr_t)
-
-    return types.voidptr(arr, types.intp), codegen
+        return builder.inttoptr(args[0], context.get_value_type(types.voidptr))
+    return types.voidptr(address), codegen
 
 
-_NO = ord("n")
-_TRANSPOSE = ord("t")
-# alpha = 1 then beta = 0 (overwrite) or 1 (accumulate), as constants BLAS reads by pointer
-_COEF32 = np.array([1.0, 0.0, 1.0], np.float32)
-_COEF64 = np.array([1.0, 0.0, 1.0], np.float64)
+@intrinsic
+def _ref(typingctx, value):
+    """A void* to a copy of `value` in a stack slot of the calling function (allocated
+    once, in its entry block, so a call in a loop does not grow the stack)."""
+    def codegen(context, builder, signature, args):
+        with builder.goto_entry_block():
+            slot = builder.alloca(context.get_value_type(signature.args[0]))
+        builder.store(args[0], slot)
+        return builder.bitcast(slot, context.get_value_type(types.voidptr))
+    return types.voidptr(value), codegen
+
+
+@inlined
+def _at(arr, start):
+    """The address of arr[start] (arr 1-D, contiguous) as a void*."""
+    return _as_pointer(arr.ctypes.data + start * arr.itemsize)
+
+
+_NO = np.int8(ord("n"))
+_TRANSPOSE = np.int8(ord("t"))
 
 
 @kernel
@@ -56,36 +69,59 @@ def gemm(out, a, b, out_start, a_start, b_start, m, k, n, transpose_a, transpose
     op(a) is (m, k): stored (m, k) at a_start, or (k, m) when transpose_a.
     op(b) is (k, n): stored (k, n) at b_start, or (n, k) when transpose_b.
     """
-    beta = 2 if accumulate else 1
+    ld_a = m if transpose_a else k
+    ld_b = k if transpose_b else n
     if m == 1:
         # one row: out = op(b)^T @ a as a matrix-vector product, which BLAS does far
         # faster than a gemm with one column. b seen column-major is (n, k) with ld n,
         # or (k, n) with ld k when stored transposed.
         if transpose_b:
-            trans, rows_b, cols_b = _TRANSPOSE, k, n
+            gemv(out, b, a, out_start, b_start, a_start, k, n, ld_b, bool(True), accumulate)
         else:
-            trans, rows_b, cols_b = _NO, n, k
-        if out.itemsize == 4:
-            _xxgemv(115, trans, rows_b, cols_b, _at(_COEF32, 0), _at(b, b_start), rows_b,
-                    _at(a, a_start), _at(_COEF32, beta), _at(out, out_start))
-        else:
-            _xxgemv(100, trans, rows_b, cols_b, _at(_COEF64, 0), _at(b, b_start), rows_b,
-                    _at(a, a_start), _at(_COEF64, beta), _at(out, out_start))
+            gemv(out, b, a, out_start, b_start, a_start, n, k, ld_b, bool(False), accumulate)
         return
-    # column-major: out^T (n, m) = op(b)^T (n, k) @ op(a)^T (k, m)
-    trans_b = _TRANSPOSE if transpose_b else _NO
-    ld_b = k if transpose_b else n
-    trans_a = _TRANSPOSE if transpose_a else _NO
-    ld_a = m if transpose_a else k
-    if out.itemsize == 4:
-        _xxgemm(115, trans_b, trans_a, n, m, k, _at(_COEF32, 0), _at(b, b_start), ld_b,
-                _at(a, a_start), ld_a, _at(_COEF32, beta), _at(out, out_start), n)
+    gemm_strided(out, a, b, out_start, a_start, b_start, m, k, n, transpose_a,
+                 transpose_b, accumulate, n, ld_a, ld_b)
+
+
+@inlined
+def gemv(y, a, x, y_start, a_start, x_start, rows, cols, ld, transpose, accumulate):
+    """y [+]= op(a) @ x, with a column-major (rows, cols), columns ld apart, at a_start;
+    op(a) = a, or a^T when transpose."""
+    one = y.dtype.type(1.0)
+    beta = y.dtype.type(1.0 if accumulate else 0.0)
+    trans = _TRANSPOSE if transpose else _NO
+    args = (_ref(trans), _ref(np.int32(rows)), _ref(np.int32(cols)), _ref(one),
+            _at(a, a_start), _ref(np.int32(ld)), _at(x, x_start), _ref(np.int32(1)),
+            _ref(beta), _at(y, y_start), _ref(np.int32(1)))
+    if y.itemsize == 4:
+        _sgemv(*args)
     else:
-        _xxgemm(100, trans_b, trans_a, n, m, k, _at(_COEF64, 0), _at(b, b_start), ld_b,
-                _at(a, a_start), ld_a, _at(_COEF64, beta), _at(out, out_start), n)
+        _dgemv(*args)
 
 
-@kernel
+@inlined
+def gemm_strided(out, a, b, out_start, a_start, b_start, m, k, n, transpose_a,
+                 transpose_b, accumulate, ld_out, ld_a, ld_b):
+    """out (m, n) [+]= op(a) @ op(b) on blocks of row-major matrices in flat buffers,
+    each matrix's rows ld_* entries apart (a block of columns of a wider matrix, the
+    tiles of kernels/tiled.py). op(a) is (m, k): stored (m, k), or (k, m) when
+    transpose_a; op(b) is (k, n): stored (k, n), or (n, k) when transpose_b. Always a
+    gemm, also for one row."""
+    one = out.dtype.type(1.0)
+    beta = out.dtype.type(1.0 if accumulate else 0.0)
+    # column-major: out^T (n, m) = op(b)^T (n, k) @ op(a)^T (k, m)
+    args = (_ref(_TRANSPOSE if transpose_b else _NO), _ref(_TRANSPOSE if transpose_a else _NO),
+            _ref(np.int32(n)), _ref(np.int32(m)), _ref(np.int32(k)), _ref(one),
+            _at(b, b_start), _ref(np.int32(ld_b)), _at(a, a_start), _ref(np.int32(ld_a)),
+            _ref(beta), _at(out, out_start), _ref(np.int32(ld_out)))
+    if out.itemsize == 4:
+        _sgemm(*args)
+    else:
+        _dgemm(*args)
+
+
+@inlined
 def _next_nonzero(x, i, k):
     """The first index from i on where x is not zero; k if there is none."""
     while i < k and x[i] == 0.0:
@@ -140,21 +176,3 @@ def row_times_matrix(out, a, b, out_start, a_start, b_start, k, n):
         for j in range(n):
             o[j] += x_i * w_i[j]
         i = _next_nonzero(x, i + 1, k)
-
-
-@kernel
-def gemm_block(out, a, b, out_start, a_start, b_start, m, k, n, transpose_a, transpose_b,
-               ld_out, ld_a, ld_b):
-    """out (m, n) = op(a) @ op(b) on blocks of row-major matrices in flat buffers, each
-    matrix's rows ld_* entries apart (a block of columns of a wider matrix): the tiles
-    of kernels/tiled.py. op(a) is (m, k): stored (m, k), or (k, m) when transpose_a;
-    op(b) is (k, n): stored (k, n), or (n, k) when transpose_b. Always a gemm, also
-    for one row (a batch's last rows can be one): gemm's gemv shortcut is left out."""
-    trans_b = _TRANSPOSE if transpose_b else _NO
-    trans_a = _TRANSPOSE if transpose_a else _NO
-    if out.itemsize == 4:
-        _xxgemm(115, trans_b, trans_a, n, m, k, _at(_COEF32, 0), _at(b, b_start), ld_b,
-                _at(a, a_start), ld_a, _at(_COEF32, 1), _at(out, out_start), ld_out)
-    else:
-        _xxgemm(100, trans_b, trans_a, n, m, k, _at(_COEF64, 0), _at(b, b_start), ld_b,
-                _at(a, a_start), ld_a, _at(_COEF64, 1), _at(out, out_start), ld_out)

@@ -29,7 +29,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .jit import kernel
+from .jit import inlined, kernel
 
 _LOG2E = 1.0 / math.log(2.0)
 _LN2_HI = 0.693145751953125          # 16 significant bits: k * _LN2_HI is exact
@@ -63,7 +63,7 @@ def _times_pow2(typingctx, p, k):
     return p(p, k), codegen
 
 
-@kernel
+@inlined
 def _reduce(x):
     """(k, r) with x = k ln2 + r, k a float holding an integer and |r| <= ln2/2."""
     t = type(x)
@@ -71,7 +71,7 @@ def _reduce(x):
     return k, (x - k * t(_LN2_HI)) - k * t(_LN2_LO)
 
 
-@kernel
+@inlined
 def _taylor_tail(r):
     """(exp(r) - 1 - r) / r^2 = 1/2! + r/3! + ... + r^12/14! for |r| <= ln2/2 (the rest
     of the series is below 4e-18 relative)."""
@@ -91,7 +91,7 @@ def _taylor_tail(r):
     return p * r + t(0.5)
 
 
-@kernel
+@inlined
 def exp_nonpositive(x):
     """exp(x) for a float32 or float64 x <= 0 (see the module's docstring); the result
     has x's type. Not for x > 0 (it would overflow the exponent bits)."""
@@ -101,7 +101,7 @@ def exp_nonpositive(x):
     return _times_pow2(p, k)
 
 
-@kernel
+@inlined
 def expm1_nonpositive(x):
     """exp(x) - 1 for a float32 or float64 x <= 0, accurate relative to the result
     also where it is tiny (x near 0), in arithmetic that vectorises as exp_nonpositive
@@ -123,7 +123,7 @@ _SQRT2 = math.sqrt(2.0)
 _LN2 = math.log(2.0)
 
 
-@kernel
+@inlined
 def log1p_unit(x):
     """log(1 + x) for a float32 or float64 x in [0, 1], in arithmetic that vectorises:
     behind softplus, log(1 + e^-|z|). (math.log1p calls the C library once per

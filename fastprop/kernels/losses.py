@@ -14,12 +14,12 @@ second factor the caller applies (see output_error).
 """
 import math
 
-from .jit import kernel, net_kernel
+from .jit import inlined, kernel
 
 from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, HUBER_DELTA, MAE, MSE, SOFTMAX
 
 
-@kernel
+@inlined
 def _regression_cost(loss, d):
     """Cost of one output for a residual d = y_hat - y, in float64."""
     d = float(d)
@@ -33,7 +33,7 @@ def _regression_cost(loss, d):
     return HUBER_DELTA * (ad - 0.5 * HUBER_DELTA)
 
 
-@kernel
+@inlined
 def _regression_slope(loss, d):
     """dC/dy_hat of one output for a residual d = y_hat - y, in float64 (exact for
     float32 d too: it is d itself, a sign or +-delta)."""
@@ -47,7 +47,7 @@ def _regression_slope(loss, d):
     return HUBER_DELTA if at_least > HUBER_DELTA else at_least
 
 
-@kernel
+@inlined
 def regression_error(loss, y_hat, y, scale):
     """(scale * C'(y_hat), C) of one output under a regression loss: the error in
     y_hat's dtype (the rounding of slope * scale), the cost in float64."""
@@ -55,7 +55,7 @@ def regression_error(loss, y_hat, y, scale):
     return type(y_hat)(_regression_slope(loss, d)) * scale, _regression_cost(loss, d)
 
 
-@kernel
+@inlined
 def _logsumexp(z):
     """log(sum(exp(z))) of a row z, in float64, shifted by its maximum: no overflow."""
     m = z[0]
@@ -67,7 +67,7 @@ def _logsumexp(z):
     return float(m) + math.log(total)
 
 
-@net_kernel
+@inlined
 def _cross_entropy_row(Z, A, Y, row, width):
     """Cross-entropy of the row starting at `row`: -sum_j y_j log p_j, p = softmax(z).
 
@@ -87,7 +87,7 @@ def _cross_entropy_row(Z, A, Y, row, width):
     return total
 
 
-@kernel
+@inlined
 def _cross_entropy_from_logits(z, y):
     """sum_j y_j (logsumexp(z) - z_j) for one row."""
     lse = _logsumexp(z)
@@ -97,7 +97,7 @@ def _cross_entropy_from_logits(z, y):
     return total
 
 
-@kernel
+@inlined
 def _binary_cross_entropy(z, y):
     """Binary cross-entropy of one output from its logit z, in float64."""
     z = float(z)

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..codes import RELU
 from ..layout import N_OUT
-from .jit import entry, kernel, net_kernel
+from .jit import inlined, kernel
 from .losses import regression_error
 from .row_fields import layer_geometry, trainer_fields
 
@@ -146,7 +146,7 @@ def _sgd_unit(params, grads, index, ae, lr, wd, update):
 
 
 # ----------------------------------------------------------------- one layer
-@net_kernel
+@inlined
 def _dense(params, a, n_in, n_out, w_off, b_off, zero):
     """z = a @ W + b: z_j = b_j + a_0 w_0j + a_1 w_1j + ... (dense.py's order)."""
     b = np.uint64(b_off)
@@ -156,7 +156,7 @@ def _dense(params, a, n_in, n_out, w_off, b_off, zero):
             _sum(params, a, n_in, w_off + 3, n_out, params[b + _3]) if 3 < n_out else zero)
 
 
-@net_kernel
+@inlined
 def _error_down(params, e, n_in, n_out, w_off, zero):
     """e @ W^T: entry k = e_0 w_k0 + e_1 w_k1 + ... (rowwise.error_down's order).
     rowwise.error_down starts each sum from 0 (0 + e_0 w_k0 + ...), which only turns a
@@ -169,7 +169,7 @@ def _error_down(params, e, n_in, n_out, w_off, zero):
             _dot(params, e, n_out, w_off + 3 * n_out) if 3 < n_in else zero)
 
 
-@net_kernel
+@inlined
 def _sgd_units(params, grads, first, n, a_k, e, lr, wd, update):
     """_sgd_unit for the parameters params[first + j], j < n, whose gradients are
     a_k e_j."""
@@ -183,7 +183,7 @@ def _sgd_units(params, grads, first, n, a_k, e, lr, wd, update):
         _sgd_unit(params, grads, first + 3, a_k * e[3], lr, wd, update)
 
 
-@net_kernel
+@inlined
 def _regression_output(y_hat, t, n, loss, scale):
     """(E_L, cost) of an identity output under a regression loss, as
     losses.output_error: E_L = scale C'(y_hat), the cost summed over the n >= 1 outputs
@@ -205,7 +205,7 @@ def _regression_output(y_hat, t, n, loss, scale):
 
 
 # ------------------------------------------------------------------- one row
-@net_kernel
+@inlined
 def _forward_error(params, Z, A, layout, act, C, loss, x, t):
     """Forward for the input row x (a tuple, already in the workspace's region 0),
     then the output error for the target row t (rowwise.forward_error_row's
@@ -224,7 +224,7 @@ def _forward_error(params, Z, A, layout, act, C, loss, x, t):
     return _regression_output(a, t, layout[last, N_OUT], loss, dt(1.0))
 
 
-@net_kernel
+@inlined
 def _backward(params, grads, Z, A, E, layout, act, C, e, lr, wd, update):
     """From the output error e down to the input: each layer's gradient into grads
     (written, as a batch's first row) and, if `update`, its SGD step, taken once the
@@ -254,7 +254,7 @@ def _backward(params, grads, Z, A, E, layout, act, C, e, lr, wd, update):
         e = down
 
 
-@net_kernel
+@inlined
 def narrow_sgd_row(params, grads, Z, A, E, layout, act, C, loss, lr, wd, x, t):
     """One online SGD step on the input row x and target row t (tuples; x already in
     the workspace's region 0): forward, output error, backward with the updates. A
@@ -268,7 +268,7 @@ def narrow_sgd_row(params, grads, Z, A, E, layout, act, C, loss, lr, wd, x, t):
     return cost
 
 
-@entry
+@kernel
 def train_online_sgd_narrow(net, X, Y, order, batch_size, first_batch, stop_batch,
                             total, correct):
     """training.train_batches for batches of one row (batch_size is 1) on a net that
@@ -296,7 +296,7 @@ def train_online_sgd_narrow(net, X, Y, order, batch_size, first_batch, stop_batc
     return total, correct, -1
 
 
-@net_kernel
+@inlined
 def _count_steps(net, batches, updates):
     """Advance the batch counter and the optimizer's step count as train_batches does
     one batch at a time (kept in registers during the loop: a store to the Net each

@@ -13,13 +13,14 @@ from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY
 from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
 from .activations import activate, mul_activation_grad
 from .blas import row_times_matrix
-from .dense import dense_backward_input, dense_backward_params, dense_forward
-from .jit import entry, kernel, net_kernel
-from .losses import batch_correct, batch_cost, output_error
+from . import layers
+from .layers import hidden_error, l2_gradient, output_error, weight_gradient
+from .jit import inlined, kernel
+from .losses import batch_correct, batch_cost
 from .random import splitmix64, stream_base, uniform
 
 
-@kernel
+@inlined
 def draw_dropout(A_buf, M_buf, start, count, rate, base, first):
     """Inverted dropout on A[region]: each entry is kept with probability 1 - rate and
     scaled by 1 / (1 - rate), else zeroed; M[region] records the factor. Entry i of the
@@ -36,14 +37,14 @@ def draw_dropout(A_buf, M_buf, start, count, rate, base, first):
         A[i] *= m
 
 
-@net_kernel
+@inlined
 def next_batch(net):
     """Advance the net's batch counter (which picks the dropout masks); return it."""
     net.rng[1] += np.uint64(1)
     return net.rng[1]
 
 
-@entry
+@kernel
 def forward(net, rows, training):
     """Z_l = A_{l-1} @ W_l + b_l and A_l = f_l(Z_l) for every layer, A_0 = the input;
     with `training`, A_l of hidden layers then goes through dropout (a new mask)."""
@@ -51,7 +52,7 @@ def forward(net, rows, training):
     forward_rows(net, rows, training, batch, np.int64(0))    # np.int64(): see jit.py
 
 
-@net_kernel
+@inlined
 def forward_rows(net, rows, training, batch, first_row):
     """forward() for rows first_row.. of the batch numbered `batch` (its dropout masks
     are drawn from the stream of the net's key and that number)."""
@@ -69,17 +70,16 @@ def forward_rows(net, rows, training, batch, first_row):
                          splitmix64(base + np.uint64(l)), first_row * n_out)
 
 
-@net_kernel
+@inlined
 def layer_forward(Z, A, params, layout, act, C, blas_min, l, rows):
     """Layer l of a workspace of C rows: Z_l = A_{l-1} @ W_l + b_l, A_l = f_l(Z_l)."""
     n_out = layout[l, N_OUT]
-    z_start = C * layout[l, OUT_UNIT]
-    dense_forward(Z, A, params, z_start, C * layout[l, IN_UNIT], layout[l, W_OFF],
-                  layout[l, B_OFF], rows, layout[l, N_IN], n_out, blas_min)
-    activate(A, Z, z_start, rows, n_out, act[l])
+    layers.forward(Z, A, A, params, C * layout[l, OUT_UNIT], C * layout[l, IN_UNIT],
+            layout[l, W_OFF], layout[l, B_OFF], rows, layout[l, N_IN], n_out,
+            np.int64(0), n_out, act[l], blas_min)    # np.int64(): see jit.py
 
 
-@net_kernel
+@inlined
 def predict_layer(Z, A, params, layout, act, C, blas_min, l, rows):
     """layer_forward for inference: a single float32 row through a layer large enough
     for BLAS takes blas.row_times_matrix instead of sgemv (W4's predict 25.7 -> 23.5 us,
@@ -102,25 +102,20 @@ def predict_layer(Z, A, params, layout, act, C, blas_min, l, rows):
 
 
 @kernel
-def l2_penalty(net, add_gradient):
-    """l2/2 * sum of squared weights (float64); with add_gradient, net.grads += l2 * W.
+def l2_penalty(net):
+    """l2/2 * sum of squared weights (float64).
 
     Each layer's squares go into eight sums (entry i into sum i % 8, the last n % 8
-    into the first), added up as a tree: with one running sum every addition waited for
-    the one before (IEEE order, no fastmath): 281 -> 126 us for W3's 535k float32
-    weights (measured alone). A fixed order still: the same bits every run."""
+    into the first), added up as a tree: with one running sum every addition waits for
+    the one before (IEEE order, no fastmath). A fixed order still: the same bits every
+    run."""
     total = 0.0
     if net.l2 == 0.0:
         return total
-    lam = net.params.dtype.type(net.l2)
     for l in range(net.layout.shape[0]):
         lo = net.layout[l, W_OFF]
         n = net.layout[l, N_IN] * net.layout[l, N_OUT]
         W = net.params[lo:lo + n]
-        dW = net.grads[lo:lo + n]
-        if add_gradient:
-            for i in range(n):
-                dW[i] += lam * W[i]
         s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
         for k in range(n // 8):     # views from 0 (see activations.activate)
             v = W[k * 8:k * 8 + 8]
@@ -139,53 +134,55 @@ def l2_penalty(net, add_gradient):
     return 0.5 * net.l2 * total
 
 
-@net_kernel
+@kernel
+def add_l2(net):
+    """net.grads += l2 * W for every layer's weights; returns the penalty
+    (l2_penalty)."""
+    for l in range(net.layout.shape[0]):
+        w_off = net.layout[l, W_OFF]
+        l2_gradient(net.grads, net.params, w_off,
+                    w_off + net.layout[l, N_IN] * net.layout[l, N_OUT], net.l2)
+    return l2_penalty(net)
+
+
+@inlined
 def backward(net, rows, scale, training):
     """After forward: fill net.E and net.grads; return the rows' summed cost (float64),
     the L2 penalty counted once per row.
 
-    E_L = scale * dC/dZ_L, then layer by layer down to the input:
-    dW_l = A_{l-1}^T @ E_l, db_l = sum_rows E_l,
+    E_L = scale * dC/dZ_L, then layer by layer down to the input (kernels/layers.py):
+    dW_l = A_{l-1}^T @ E_l (+ l2 W_l), db_l = sum_rows E_l,
     E_{l-1} = (E_l @ W_l^T) * mask_{l-1} * f'_{l-1}(Z_{l-1}).
     With scale = 1/rows the grads are the gradient of the mean cost.
     """
     C = net.capacity
     last = net.layout.shape[0] - 1
-    out_start = C * net.layout[last, OUT_UNIT]
-    n_y = net.layout[last, N_OUT]
-    cost = output_error(net.E, net.Z, net.A, net.Y, out_start, rows, n_y, net.act[last],
-                        net.loss, scale)
-    if net.loss != CROSS_ENTROPY and net.loss != BINARY_CROSS_ENTROPY:
-        # E_L = C'(y_hat) * f'(Z_L): output_error wrote scale * C'(y_hat)
-        mul_activation_grad(net.E, net.Z, net.A, out_start, rows * n_y, net.act[last], 1.0)
+    cost = output_error(net.E, net.Z, net.A, net.Y, C * net.layout[last, OUT_UNIT], rows,
+                        net.layout[last, N_OUT], net.act[last], net.loss, scale)
     for l in range(last, -1, -1):
         n_in = net.layout[l, N_IN]
         n_out = net.layout[l, N_OUT]
         z_start = C * net.layout[l, OUT_UNIT]
         a_start = C * net.layout[l, IN_UNIT]
-        dense_backward_params(net.grads, net.E, net.A, z_start, a_start,
-                              net.layout[l, W_OFF], net.layout[l, B_OFF], rows, n_in,
-                              n_out, net.blas_min)
+        w_off = net.layout[l, W_OFF]
+        weight_gradient(net.grads, net.E, net.A, z_start, a_start, w_off,
+                        net.layout[l, B_OFF], rows, n_in, n_out, np.int64(0), n_in,
+                        net.blas_min)
+        if net.l2 != 0.0:
+            l2_gradient(net.grads, net.params, w_off, w_off + n_in * n_out, net.l2)
         if l > 0:
-            dense_backward_input(net.E, net.E, net.params, z_start, a_start,
-                                 net.layout[l, W_OFF], rows, n_in, n_out, net.blas_min)
-            a_scale = 1.0
-            if training and net.dropout[l - 1] > 0.0:
-                E = net.E[a_start:a_start + rows * n_in]
-                M = net.M[a_start:a_start + rows * n_in]
-                for i in range(rows * n_in):
-                    E[i] *= M[i]
-                a_scale = 1.0 - net.dropout[l - 1]
-            mul_activation_grad(net.E, net.Z, net.A, a_start, rows * n_in, net.act[l - 1],
-                                a_scale)
-    # l2_penalty takes the whole Net: a call passes it by value (~130 words; 0.2 us a
-    # step on W1 when LLVM does not inline it), so it is made only for a penalty
+            rate = net.dropout[l - 1] if training else 0.0
+            hidden_error(net.E, net.Z, net.A, net.M, net.params, z_start, a_start, w_off,
+                         rows, n_in, n_out, np.int64(0), n_in, net.act[l - 1], rate,
+                         net.blas_min)
+    # l2_penalty takes the whole Net: a call passes it by value (~130 words), so it is
+    # made only for a penalty
     if net.l2 != 0.0:
-        cost += rows * l2_penalty(net, bool(True))    # bool(): see jit.py
+        cost += rows * l2_penalty(net)
     return cost
 
 
-@net_kernel
+@inlined
 def output_correct(net, rows):
     """After forward: correct predictions among the rows (losses.batch_correct)."""
     C = net.capacity
@@ -194,14 +191,14 @@ def output_correct(net, rows):
                          net.layout[last, N_OUT], net.loss)
 
 
-@net_kernel
+@inlined
 def load_batch(net, X, Y, order, first, rows):
     """Copy rows order[first:first+rows] of X (n, n_in) and Y (n, n_out) into the
     input region and the target buffer."""
     load_rows(net, X, Y, order, first, np.int64(0), rows)    # np.int64(): see jit.py
 
 
-@net_kernel
+@inlined
 def load_rows(net, X, Y, order, first, r0, r1):
     """load_batch for the batch's rows r0..r1-1 (kernels/tiled.py: a task each)."""
     n_in = X.shape[1]
@@ -216,7 +213,7 @@ def load_rows(net, X, Y, order, first, r0, r1):
             t[j] = Y[src, j]
 
 
-@entry
+@kernel
 def copy_rows(dst, src, first, rows):
     """dst[:rows * width] = rows first:first+rows of src (n, width), row-major: the
     input region (dst = net.A) or the target buffer (dst = net.Y)."""
@@ -227,7 +224,7 @@ def copy_rows(dst, src, first, rows):
             d[k] = src[first + r, k]
 
 
-@entry
+@kernel
 def predict_into(out, net, X, training):
     """out (n, n_out) = the network's output for X (n, n_in), capacity rows at a time."""
     n = X.shape[0]
@@ -244,7 +241,7 @@ def predict_into(out, net, X, training):
                 out[first + r, j] = net.A[a_out + r * n_out + j]
 
 
-@entry
+@kernel
 def predict_rows(out, X, params, layout, act, Z, A, C, blas_min):
     """predict_into without dropout, from the arrays it reads rather than the Net:
     what Model.predict calls. A Net is a namedtuple of 19 fields, which Numba types
@@ -272,7 +269,7 @@ def predict_rows(out, X, params, layout, act, Z, A, C, blas_min):
     return non_finite
 
 
-@entry
+@kernel
 def evaluate_rows(net, X, Y, training):
     """(summed cost with the L2 penalty once per row, correct predictions), both float64,
     over every row of X (n, n_in), Y (n, n_out)."""
@@ -290,4 +287,4 @@ def evaluate_rows(net, X, Y, training):
         forward(net, rows, training)
         cost += batch_cost(net.Z, net.A, net.Y, start, rows, n_out, net.loss)
         correct += output_correct(net, rows)
-    return cost + n * l2_penalty(net, bool(False)), correct
+    return cost + n * l2_penalty(net), correct

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from .jit import kernel
+from .jit import inlined, kernel
 
 from ..codes import ADADELTA, ADAGRAD, ADAM, ADAMW, RMSPROP, SGD
 
@@ -37,20 +37,20 @@ def optimizer_update(params, grads, state, hyper, step, code):
                            params.size)    # np.int64(): see jit.py
 
 
-@kernel
+@inlined
 def _flush(x, tiny):
     """x, or 0 where |x| is below the smallest normal number `tiny` (NaN stays NaN)."""
     return type(x)(0.0) if abs(x) < tiny else x
 
 
-@kernel
+@inlined
 def _tiny(params):
     """The smallest normal number of params' dtype."""
     return params.dtype.type(1.1754943508222875e-38 if params.itemsize == 4
                              else 2.2250738585072014e-308)
 
 
-@kernel
+@inlined
 def _adam_update(params, m, v, i, g, b1, b2, step_size, inv_root_c2, eps, tiny):
     """Adam's moments m[i], v[i] and parameter i for the gradient g (weight decay, if
     any, already applied). torch's sqrt(v) / sqrt(1 - beta2^t) is taken as a product
@@ -62,6 +62,15 @@ def _adam_update(params, m, v, i, g, b1, b2, step_size, inv_root_c2, eps, tiny):
     m[i] = mi
     v[i] = vi
     params[i] -= step_size * mi / (math.sqrt(vi) * inv_root_c2 + eps)
+
+
+@inlined
+def sgd_update(params_buf, grads_buf, lr, wd, lo, hi):
+    """Plain SGD on parameters lo..hi-1: p -= lr (g + wd p), in the parameters' dtype."""
+    params = params_buf[lo:hi]
+    grads = grads_buf[lo:hi]
+    for i in range(hi - lo):
+        params[i] -= lr * (grads[i] + wd * params[i])
 
 
 @kernel
@@ -85,8 +94,7 @@ def optimizer_update_range(params_buf, grads_buf, state, hyper, t, code, lo, hi)
         wd = dt(hyper[3])
         buf = state0
         if hyper[1] == 0.0:
-            for i in range(n):
-                params[i] -= lr * (grads[i] + wd * params[i])
+            sgd_update(params_buf, grads_buf, lr, wd, lo, hi)
         else:
             for i in range(n):
                 g = grads[i] + wd * params[i]

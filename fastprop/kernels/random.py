@@ -6,7 +6,7 @@ it: runs are bit-identical for any thread count.
 """
 import numpy as np
 
-from .jit import kernel
+from .jit import inlined, kernel
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -18,7 +18,7 @@ _S11 = np.uint64(11)
 _INV_2_53 = 1.0 / 9007199254740992.0
 
 
-@kernel
+@inlined
 def splitmix64(x):
     """A well-mixed 64-bit hash of the 64-bit integer x."""
     z = x + _GOLDEN
@@ -27,13 +27,13 @@ def splitmix64(x):
     return z ^ (z >> _S31)
 
 
-@kernel
+@inlined
 def uniform(base, index):
     """A uniform float64 in [0, 1) for element `index` of the stream `base`."""
     return float(splitmix64(np.uint64(base) + np.uint64(index)) >> _S11) * _INV_2_53
 
 
-@kernel
+@inlined
 def stream_base(key, counter):
     """The stream of one batch: a hash of the model's key and the batch counter."""
     return splitmix64(np.uint64(key) ^ splitmix64(np.uint64(counter)))

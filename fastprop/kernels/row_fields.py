@@ -2,10 +2,10 @@
 apart once per call so that their step loops pass no Net around (a Net passed to a
 compiled call is copied onto the stack: ~130 words)."""
 from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
-from .jit import net_kernel
+from .jit import inlined
 
 
-@net_kernel
+@inlined
 def trainer_fields(net):
     """The Net's fields a trainer's step loop uses: params, grads, layout, act, Z, A,
     E, the target buffer T, the capacity C and the loss code."""
@@ -13,7 +13,7 @@ def trainer_fields(net):
             net.capacity, net.loss)
 
 
-@net_kernel
+@inlined
 def layer_geometry(layout, l, C):
     """Layer l's widths, parameter offsets, and output and input region offsets in a
     workspace of C rows."""
