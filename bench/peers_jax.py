@@ -46,8 +46,10 @@ def _make_optimizer(kind, lr, b1=0.9, b2=0.999, eps=1e-8):
         return init, update, "sgd (jax)"
 
     def init(params):
-        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-        return (jnp.zeros((), jnp.int32), zeros, zeros)
+        # m and v in buffers of their own: the epoch donates (overwrites) both
+        def zeros():
+            return jax.tree_util.tree_map(jnp.zeros_like, params)
+        return (jnp.zeros((), jnp.int32), zeros(), zeros())
 
     def update(grads, state, params):
         t, m, v = state
@@ -124,7 +126,11 @@ class Trainer:
     def reset(self):
         self.state_params = [(jax.device_put(W, self.device), jax.device_put(b, self.device))
                              for W, b in self.wl.init]
-        self.opt_state = self._opt_init(self.state_params)
+        # every leaf in a buffer of its own (from NumPy): the epoch donates them all,
+        # and JAX may hand out one buffer for equal constants (zeros)
+        self.opt_state = jax.tree_util.tree_map(
+            lambda x: jax.device_put(np.array(x), self.device),
+            self._opt_init(self.state_params))
 
     def warmup(self):
         """Compile the epoch (ahead of time, nothing trained) or the predict."""

@@ -1,5 +1,5 @@
-"""The benchmark workloads W1-W4 of /work/shared/WORKLOADS.md, built once and shared by
-every framework, plus the thread-pinning helper.
+"""The benchmark workloads W1-W4 (described in bench/README.md), built once and shared
+by every framework, plus the thread-pinning helper.
 
 Every framework trains the same network from the same initial weights (Glorot-uniform
 drawn from ``np.random.default_rng(0)`` layer by layer, biases zero) on the same float32

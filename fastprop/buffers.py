@@ -3,10 +3,9 @@ stream through (parameters, gradients, optimizer state, workspaces).
 
 NumPy's allocator aligns to 16 bytes only: a large array comes from mmap and starts a
 few dozen bytes past a page boundary, so every 64-byte vector load of it straddles two
-cache lines. Measured on W4 (one-sample predict, 2.1 MB of weights read by OpenBLAS
-gemv), in one process: 29.7 us with NumPy's placement (48 bytes past a cache line),
-26.6 us aligned. That offset varies from process to process, which had made W4's
-timings bimodal between runs.
+cache lines, which slows a one-sample prediction (bound by reading the weights) by
+~10%; and NumPy's offset varies from process to process, which makes such timings
+bimodal between runs.
 """
 import numpy as np
 

@@ -33,3 +33,15 @@ def plans(model, batch_size):
     """(cut, whole): the tile plan fit makes for batches of batch_size rows, and the
     same with every product whole; cut is None where the plan cuts nothing."""
     return model._fit_state.tiles(model._net, batch_size)
+
+
+def set_chunk(model, batch_size, batches):
+    """Make the model's next fit with this batch size start with compiled calls of
+    `batches` batches each (fit then sizes them by time, config.CHUNK_SECONDS)."""
+    model._fit_state.chunk_batches[int(batch_size)] = int(batches)
+
+
+def arrays(model, X, y):
+    """(X, Y) as fit hands them to the kernels: checked, in the model's dtype, Y 2-D
+    (one-hot rows for cross_entropy's class indices)."""
+    return model._data(X, y)

@@ -81,7 +81,7 @@ class Model:
         self.seed = check_int("seed", seed, 0)
         self.init = resolve_init(init)
         rates = self._check_dropout(dropout, n_layers - 1)
-        self.l2 = _check_number("l2", l2)
+        l2 = _check_number("l2", l2)
 
         self.layout = make_layout(self.sizes)
         act = np.array([codes.ACTIVATIONS[a] for a in self.activations], np.int64)
@@ -101,7 +101,7 @@ class Model:
         self._net = make_net(self.params, self.layout, act, loss_code, config.DEFAULT_CAPACITY,
                              seed=key)
         self._net.dropout[:-1] = rates
-        self._net = self._net._replace(l2=self.l2)
+        self._net = self._net._replace(l2=l2)
 
     # ------------------------------------------------------------------ checks
     @staticmethod
@@ -145,6 +145,17 @@ class Model:
         Y = as_targets(y, self._net.loss, self.sizes[-1], X.shape[0], self.dtype,
                        f"{name}[1]" if name else "y")
         return X, Y
+
+    @property
+    def l2(self):
+        """The L2 penalty: the cost minimised is the mean loss + l2/2 * sum of squared
+        weights (biases excluded). Kept in the Net, where the kernels read it."""
+        return self._net.l2
+
+    @l2.setter
+    def l2(self, value):
+        with self._lock:
+            self._net = self._net._replace(l2=_check_number("l2", value))
 
     @property
     def dropout(self):
@@ -250,7 +261,8 @@ class Model:
         opts = FitOptions(self, X, Y, epochs, batch_size, shuffle, verbose, validation_data,
                           validation_split, early_stopping, patience, min_delta,
                           restore_best, monitor, schedule, callbacks, n_threads)
-        l2 = self.l2 if l2 is None else _check_number("l2", l2)
+        model_l2 = self._net.l2
+        l2 = model_l2 if l2 is None else _check_number("l2", l2)
         self._bind_optimizer(optimizer)
         batch_size = min(opts.batch_size, opts.X.shape[0])
         self._ensure_capacity(batch_size)
@@ -258,7 +270,7 @@ class Model:
         try:
             return run_fit(self, opts)
         finally:
-            self._net = self._net._replace(l2=self.l2)
+            self._net = self._net._replace(l2=model_l2)
 
     @_one_at_a_time
     def evaluate(self, X, y):

@@ -8,20 +8,15 @@ bit-identical for any number of threads.
 
 Cutting has a price on one thread: each extra block makes BLAS pack the operand the
 blocks share once more (row blocks share W, column blocks share the batch's rows).
-Measured on W3's products (one thread, float32, OpenBLAS SkylakeX kernels, against the
-uncut product): the first layer's forward (128 x 784 @ 784 x 512) cut into 2 / 4 / 8
-column blocks +3.5 / +6 / +11%, into 2 row blocks of 64 +15%; its dW
-(784 x 128 @ 128 x 512) in 2 / 8 row blocks +4 / +20%. Hence blocks of at least
-config.TILE_COLS columns or config.TILE_ROWS rows, cut along the longer side of the output (for a
-batch of 1280 rows, the forward and E in row blocks: W3's step then costs +6% against
-uncut, where column blocks cost +9%; one thread, side by side), dW in blocks of at
-least config.DW_TILE whole rows, and every tile at least config.MIN_TILE_WORK multiply-adds (smaller
-products are not cut: threads would gain less than they cost to start).
+Hence blocks of at least config.TILE_COLS columns or config.TILE_ROWS rows, cut along
+the longer side of the output, dW in blocks of at least config.DW_TILE whole rows, and
+every tile at least config.MIN_TILE_WORK multiply-adds (smaller products are not cut:
+threads would gain less than they cost to start); docs/performance.md has the costs
+measured per cut.
 
 The price of fixing the plan by the sizes alone: a batch gets only a handful of tiles
-per product (W3's batch of 128: 4, 2 and 1 forward blocks, 3 + 2 + 1 dW blocks), so
-threads beyond that wait on the largest (README, "Performance": on 16 cores W3 scales
-to ~2.5x, where JAX, whose products split across every thread, keeps gaining).
+per product (a 784-512-256-10 net at batch 128: 4, 2 and 1 forward blocks, 3 + 2 + 1
+dW blocks), so threads beyond that wait on the largest.
 """
 from typing import NamedTuple
 
@@ -109,7 +104,7 @@ def whole_plan(plan, layout, batch_size):
     one-thread run when the machine's BLAS gives the cut products the bits of whole
     ones (tile_bits.py). The output tiles stay, as the step's cost is summed tile by
     tile in their order; the others cost one thread time (each extra block repacks
-    an operand: W3's step on one thread 1,670 -> 1,582 us, measured side by side)."""
+    an operand)."""
     whole = plan.copy()
     blas = plan[:, ON_BLAS] == 1
     hidden = blas.copy()

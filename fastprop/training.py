@@ -170,29 +170,29 @@ def choose_walk(state, net, batch_size, n, n_threads):
     """(trainer, tiles, threads) for a run on n samples in batches of batch_size.
 
     Online training of small networks walks a row at a time (narrow.py for narrow
-    regression nets under plain SGD, rowwise.py otherwise). Batches walk the tiles of
-    a plan (kernels/tiled.py): shared among threads when the plan cuts the products
-    and a step has config.PARALLEL_MIN_WORK of work, else on one thread, through the
-    whole products where this machine's BLAS gives them the cut products' bits
-    (tile_bits.py), else through the cut ones. Every choice gives the bits of any
-    other thread count. No more threads run than a step's largest parallel loop has
-    tasks: the others would only wait at each loop's end."""
+    regression nets under plain SGD, rowwise.py otherwise). Batches walk layer by
+    layer on one thread (tiled.train_batches) unless the plan cuts the products, a
+    step has config.PARALLEL_MIN_WORK of work and more than one thread is asked: then
+    the plan's tiles are shared among threads (tiled.train_batches_parallel). One
+    thread on such a step computes the products whole where this machine's BLAS gives
+    them the tiles' bits (tile_bits.py), else walks the tiles itself. Every choice
+    gives the bits of any other thread count. No more threads run than a step's
+    largest parallel loop has tasks: the others would only wait at each loop's end."""
     if _narrow_online(net, batch_size):
         return train_online_sgd_narrow, None, 1
     if _row_at_a_time(net, batch_size):
         return train_batches_rowwise, None, 1
     cut, whole = state.tiles(net, batch_size)
-    if cut is None:
+    if cut is None or forward_work(net.layout, batch_size) < config.PARALLEL_MIN_WORK:
         return train_batches, whole, 1
     threads = min(n_threads, most_tasks(cut, net.layout, batch_size))
-    if threads > 1 and forward_work(net.layout, batch_size) >= config.PARALLEL_MIN_WORK:
-        share_gradient_tiles(cut, net.layout, threads)
-        return train_batches_parallel, cut, threads
-    last = n - (-(-n // batch_size) - 1) * batch_size
-    shapes = (batch_size,) if last == batch_size else (batch_size, last)
-    if all(cuts_keep_bits(net, cut.plan, whole.plan, rows) for rows in shapes):
-        return train_batches, whole, 1
-    return train_batches, cut, 1
+    if threads == 1:
+        last = n - (-(-n // batch_size) - 1) * batch_size
+        shapes = (batch_size,) if last == batch_size else (batch_size, last)
+        if all(cuts_keep_bits(net, cut.plan, whole.plan, rows) for rows in shapes):
+            return train_batches, whole, 1
+    share_gradient_tiles(cut, net.layout, threads)
+    return train_batches_parallel, cut, threads
 
 
 def run_fit(model, opts):

@@ -1,13 +1,12 @@
 """The narrow-network trainer (kernels/narrow.py: values in registers) gives the bits
 of the batch walk and of the row walk, every bit (zeros' signs included),
-and fit uses it exactly where it suits (training._narrow_online)."""
+and fit uses it exactly where it suits (training.choose_walk)."""
 import numpy as np
 import pytest
 
 import fastprop as fp
-from fastprop import training
+from fastprop import debug, training
 from fastprop.kernels.narrow import WIDTH, train_online_sgd_narrow
-from fastprop import debug
 from fastprop.kernels.rowwise import train_batches_rowwise
 from fastprop.kernels.tiled import train_batches
 from fastprop.tiles import make_tiles
@@ -32,24 +31,24 @@ def triplets(hidden, loss, sizes, n, dtype, weight_decay, seed=3):
         model.set_optimizer(fp.SGD(0.05, weight_decay=weight_decay))
         model.reserve(1)
         models.append(model)
-    X, Y = models[0]._data(X, y)
+    X, Y = debug.arrays(models[0], X, y)
     return models, X, Y
 
 
 def run_three(models, X, Y, order):
     n = X.shape[0]
-    narrow = train_online_sgd_narrow(models[0]._net, X, Y, order, 1, 0, n, 0.0, 0.0)
-    rowwise = train_batches_rowwise(models[1]._net, X, Y, order, 1, 0, n, 0.0, 0.0)
-    net = models[2]._net
+    narrow = train_online_sgd_narrow(models[0].net, X, Y, order, 1, 0, n, 0.0, 0.0)
+    rowwise = train_batches_rowwise(models[1].net, X, Y, order, 1, 0, n, 0.0, 0.0)
+    net = models[2].net
     general = train_batches(net, make_tiles(net.layout, 1, net.blas_min), X, Y, order, 1, 0,
                             n, 0.0, 0.0)
     return narrow, rowwise, general
 
 
 def assert_same_bits(models, grads=True):
-    first = models[0]._net
+    first = models[0].net
     for model in models[1:]:
-        net = model._net
+        net = model.net
         assert np.array_equal(bits(first.params), bits(net.params))
         if grads:
             assert np.array_equal(bits(first.grads), bits(net.grads))
@@ -64,7 +63,7 @@ def assert_same_bits(models, grads=True):
 def test_same_bits_as_rowwise_and_train_batches(dtype, sizes, hidden, loss):
     for weight_decay in (0.0, 1e-2):
         models, X, Y = triplets(hidden, loss, sizes, 40, dtype, weight_decay)
-        assert training._narrow_online(models[0]._net, 1)
+        assert debug.walk(models[0], 40, 1).trainer == "train_online_sgd_narrow"
         order = np.random.default_rng(1).permutation(40).astype(np.int64)
         narrow, rowwise, general = run_three(models, X, Y, order)
         assert narrow == rowwise == general
@@ -100,9 +99,9 @@ def test_a_non_finite_row_stops_before_its_update(dtype, first):
     Y[6, 0] = np.nan                   # a NaN cost (fit would refuse such a target)
     before = models[0].params.copy()
     order = np.arange(10, dtype=np.int64)
-    narrow = train_online_sgd_narrow(models[0]._net, X, Y, order, 1, first, 10, 1.5, 2.0)
-    rowwise = train_batches_rowwise(models[1]._net, X, Y, order, 1, first, 10, 1.5, 2.0)
-    net = models[2]._net
+    narrow = train_online_sgd_narrow(models[0].net, X, Y, order, 1, first, 10, 1.5, 2.0)
+    rowwise = train_batches_rowwise(models[1].net, X, Y, order, 1, first, 10, 1.5, 2.0)
+    net = models[2].net
     general = train_batches(net, make_tiles(net.layout, 1, net.blas_min), X, Y, order, 1,
                             first, 10, 1.5, 2.0)
     assert narrow[2] == rowwise[2] == general[2] == 6
@@ -118,7 +117,7 @@ def test_fit_picks_it_only_where_it_computes_the_same():
     def suits(sizes, optimizer=None, batch_size=1, l2=0.0, **kw):
         model = fp.Model(sizes, l2=l2, **kw)
         model.set_optimizer(optimizer or fp.SGD(0.1))
-        return training._narrow_online(model._net, batch_size)
+        return debug.walk(model, 10, batch_size).trainer == "train_online_sgd_narrow"
 
     assert suits([1, 2, 1])
     assert suits([WIDTH, WIDTH, WIDTH], activation="identity", loss="huber")
@@ -194,5 +193,5 @@ def test_the_gradient_it_writes_matches_central_differences(hidden, loss):
     expected = central_differences(cost, model.params)
     assert np.array_equal(model.params, start)
     order = np.zeros(1, dtype=np.int64)
-    train_online_sgd_narrow(model._net, X, Y, order, 1, 0, 1, 0.0, 0.0)
-    np.testing.assert_allclose(model._net.grads, expected, rtol=1e-6, atol=1e-8)
+    train_online_sgd_narrow(model.net, X, Y, order, 1, 0, 1, 0.0, 0.0)
+    np.testing.assert_allclose(model.net.grads, expected, rtol=1e-6, atol=1e-8)

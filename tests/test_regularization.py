@@ -69,18 +69,20 @@ def test_dropout_keeps_the_mean_activation_and_varies_the_mask():
     X = np.random.default_rng(1).normal(size=(200, 50))
     t = model.trace(X, np.zeros(200))                     # no dropout outside training
     clean = t.A[0]
-    net = model._scratch_net(200)
+    model.reserve(200)
+    net = model.net
+    hidden = slice(net.capacity * 50, net.capacity * 50 + 200 * 400)   # layer 0's region
     from fastprop.kernels.network import copy_rows, forward
     copy_rows(net.A, X, 0, 200)
     forward(net, 200, True)
-    masks = net.M[200 * 50:200 * 450].reshape(200, 400).copy()
-    dropped = net.A[200 * 50:200 * 450].reshape(200, 400)
+    masks = net.M[hidden].reshape(200, 400).copy()
+    dropped = net.A[hidden].reshape(200, 400)
     kept = masks > 0
     assert abs(kept.mean() - 0.7) < 0.01                   # keep rate 1 - p
     np.testing.assert_allclose(masks[kept], 1 / 0.7)
     assert abs(dropped.mean() / clean.mean() - 1) < 0.02   # inverted dropout: mean kept
     forward(net, 200, True)                                # the next step: another mask
-    second = net.M[200 * 50:200 * 450].reshape(200, 400)
+    second = net.M[hidden].reshape(200, 400)
     assert (second != masks).mean() > 0.3
 
 

@@ -6,9 +6,8 @@ import pytest
 from numba import njit
 
 import fastprop as fp
-from fastprop import training
+from fastprop import debug, kernels, training
 from fastprop.kernels.network import backward, copy_rows, forward
-from fastprop import kernels
 from fastprop.kernels.rowwise import rowwise_gradient, rowwise_suits, train_batches_rowwise
 from fastprop.kernels.tiled import train_batches
 from fastprop.tiles import make_tiles
@@ -24,9 +23,8 @@ def twins(hidden, loss, out_act, sizes, n, dtype, batch_size, optimizer, l2=0.0)
         model.l2 = l2
         model.set_optimizer(optimizer())
         model.reserve(batch_size)
-        model._net = model._net._replace(l2=l2)
         models.append(model)
-    X, Y = models[0]._data(X, y)
+    X, Y = debug.arrays(models[0], X, y)
     return models, X, Y
 
 
@@ -34,10 +32,10 @@ def run_both(models, X, Y, batch_size, order=None):
     if order is None:
         order = np.arange(X.shape[0], dtype=np.int64)
     n_batches = -(-X.shape[0] // batch_size)
-    net = models[0]._net
+    net = models[0].net
     tiles = make_tiles(net.layout, batch_size, net.blas_min)
     out_general = train_batches(net, tiles, X, Y, order, batch_size, 0, n_batches, 0.0, 0.0)
-    out_rowwise = train_batches_rowwise(models[1]._net, X, Y, order, batch_size, 0,
+    out_rowwise = train_batches_rowwise(models[1].net, X, Y, order, batch_size, 0,
                                         n_batches, 0.0, 0.0)
     return out_general, out_rowwise
 
@@ -45,10 +43,10 @@ def run_both(models, X, Y, batch_size, order=None):
 def assert_same_state(a, b, grads=True):
     assert np.array_equal(a.params, b.params)
     if grads:
-        assert np.array_equal(a._net.grads, b._net.grads)
-    assert np.array_equal(a._net.opt_state, b._net.opt_state)
-    assert a._net.opt_step[0] == b._net.opt_step[0]
-    assert np.array_equal(a._net.rng, b._net.rng)
+        assert np.array_equal(a.net.grads, b.net.grads)
+    assert np.array_equal(a.net.opt_state, b.net.opt_state)
+    assert a.net.opt_step[0] == b.net.opt_step[0]
+    assert np.array_equal(a.net.rng, b.net.rng)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -105,7 +103,7 @@ def test_kernel_sgd_step_equals_gradient_then_update(dtype, loss, out_act):
     for _ in range(2):
         model, X, y, _ = make_case("tanh", loss, out_act, [3, 6, 4], 1, dtype=dtype, seed=9)
         nets.append(model.net)
-    X, Y = model._data(X, y)
+    X, Y = debug.arrays(model, X, y)
     lr = 0.1
     cost = kernels.sgd_step(nets[0], X, Y, lr)
     assert cost == kernels.loss_and_gradients(nets[1], X, Y)
@@ -129,7 +127,8 @@ def test_non_finite_cost_stops_before_the_update():
 def test_fit_picks_the_rowwise_trainer_for_online_regression():
     def pick(sizes, loss="mse", batch_size=1, **kw):
         model = fp.Model(sizes, loss=loss, **kw)
-        return training._row_at_a_time(model._net, batch_size)
+        model.set_optimizer(fp.Adam())      # (plain SGD on narrow nets: narrow.py)
+        return debug.walk(model, 10, batch_size).trainer == "train_batches_rowwise"
 
     assert pick([1, 2, 1])
     assert pick([8, 32, 32, 1], loss="huber")
@@ -163,7 +162,7 @@ def test_online_fit_follows_the_numpy_reference(hidden, loss):
     from reference import backprop
 
     model, X, y, Y = make_case(hidden, loss, "identity", [3, 6, 5, 2], 12, seed=5)
-    assert training._row_at_a_time(model._net, 1)
+    assert debug.walk(model, 12, 1).trainer == "train_batches_rowwise"
     layers = [(W.copy(), b.copy()) for W, b in zip(model.weights, model.biases)]
     lr = 0.05
     for i in range(X.shape[0]):
@@ -197,7 +196,7 @@ def test_batch_gradient_matches_forward_and_backward(dtype, loss, out_act):
             model, X, y, _ = make_case("elu", loss, out_act, [3, 6, 4], rows, dtype=dtype,
                                        seed=7)
             nets.append(model.net._replace(l2=1e-2))
-        X, Y = model._data(X, y)
+        X, Y = debug.arrays(model, X, y)
         assert rowwise_suits(nets[0], rows)
         assert rowwise_gradient(nets[0], X, Y) == _general_gradient(nets[1], X, Y)
         assert np.array_equal(nets[0].grads, nets[1].grads)

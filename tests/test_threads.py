@@ -9,6 +9,8 @@ import numba
 import numpy as np
 import pytest
 
+from threadpoolctl import threadpool_info
+
 import fastprop as fp
 from fastprop import debug, threads
 from helpers import cut_fine
@@ -149,7 +151,7 @@ def test_one_model_shared_by_threads_takes_turns():
 
 
 def blas_threads():
-    return [lib.num_threads for lib in threads._blas_libraries()]
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
 
 def test_blas_stays_on_one_thread_until_the_last_of_overlapping_runs_ends():

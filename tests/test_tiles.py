@@ -6,6 +6,8 @@ import numba
 import numpy as np
 import pytest
 
+from threadpoolctl import threadpool_info
+
 import fastprop as fp
 from fastprop import config, debug, tile_bits, tiles, training
 from fastprop.layout import make_layout
@@ -250,8 +252,7 @@ def test_tiled_step_follows_central_differences(fine_tiles, hidden, loss, out_ac
     # cost (with the L2 penalty), float64; smooth activations: no kinks
     from test_finite_differences import fd_case
     model, X, y = fd_case(hidden, loss, out_act, [4, 9, 7, 3], n=10)
-    model.l2 = l2                                   # fit's penalty
-    model._net = model._net._replace(l2=l2)         # and model.loss's
+    model.l2 = l2                                   # fit's penalty and model.loss's
     use_blas(model, True)
     numeric = central_differences(lambda: model.loss(X, y), model.params)
     assert debug.walk(model, 10, 10, 2).trainer == "train_batches_parallel"
@@ -338,7 +339,7 @@ def test_one_thread_on_the_default_plan_gives_the_bits_of_two(monkeypatch, dtype
         used.append(list(plans))
     assert runs[0] == runs[1]
     cut, whole = (t.plan for t in debug.plans(model, 128))
-    agree = all(tile_bits.cuts_keep_bits(model._net, cut, whole, rows) for rows in (128, 44))
+    agree = all(tile_bits.cuts_keep_bits(model.net, cut, whole, rows) for rows in (128, 44))
     assert all(np.array_equal(p, whole if agree else cut) for p in used[0]) and used[0]
     assert all(np.array_equal(p, cut) for p in used[1]) and used[1]
 
@@ -352,7 +353,7 @@ def test_the_bit_check_runs_blas_on_one_thread_as_training_does(monkeypatch):
     seen = []
     real = tile_bits.tile_products
     monkeypatch.setattr(tile_bits, "tile_products", lambda *args: seen.append(
-        [lib.num_threads for lib in threads._blas_libraries()]) or real(*args))
+        [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]) or real(*args))
     net = tiled_model()._net
     plan = tiles.tile_plan(net.layout, 128, net.blas_min)
     with threadpool_limits(limits=2, user_api="blas"):

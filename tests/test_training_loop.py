@@ -181,7 +181,7 @@ def test_epoch_sums_do_not_depend_on_how_fit_splits_the_epoch(monkeypatch, sizes
     results = []
     for chunk in (1, 3, 7, 10**9):
         model = fp.Model(sizes, loss=loss, seed=0)
-        model._fit_state.chunk_batches[batch_size] = chunk
+        debug.set_chunk(model, batch_size, chunk)
         optimizer = fp.SGD(1e-2) if trainer == "train_online_sgd_narrow" else fp.Adam(1e-2)
         model.set_optimizer(optimizer)
         if trainer == "train_batches_parallel":

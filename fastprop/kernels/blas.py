@@ -134,15 +134,13 @@ def row_times_matrix(out, a, b, out_start, a_start, b_start, k, n):
     """out (n,) += a (k,) @ b (k, n), b row-major at b_start: for one float32 row, in
     place of OpenBLAS's sgemv (network.predict_layer, which starts out from the bias).
     Eight rows of b per pass over out, so out is read and written k/8 times rather than
-    k; the products of each pass are summed as a tree. Measured (aligned buffers, one
-    thread): W4's two large layers 22.4 -> 20.3 us, float32 shapes from 17x1000 to
-    4096x2048 1.0-1.25x sgemv's speed; in float64 this loop was 0.87-0.94x dgemv's on
-    most shapes, so float64 keeps dgemv.
+    k; the products of each pass are summed as a tree. On float32 shapes from 17x1000
+    to 4096x2048 it ran at 1.0-1.25x OpenBLAS sgemv's speed; in float64 below dgemv's,
+    so float64 keeps dgemv.
 
     A row whose input is zero is skipped, not read: a one-sample prediction reads every
     weight once and is bound by that traffic, and after ReLU about half of a hidden
-    layer's outputs are zero: W4's prediction 21.2-22.5 -> 19.4-20.6 us in compiled code
-    (alternating processes; its second layer's 0.5 MB read half). 0 * w adds nothing
+    layer's outputs are zero. 0 * w adds nothing
     for finite w; the parameters of a model are finite (training restores them on
     divergence), and a non-finite weight still reaches every output through any nonzero
     input."""

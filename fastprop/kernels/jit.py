@@ -26,8 +26,9 @@ OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 # _nrt=False: compiled without Numba's reference counting, the one option of Numba's
 # that is not in its documented jit() signature. With it, a kernel cannot allocate (it
 # would not compile), and no atomic reference-count update runs when a kernel takes a
-# view or passes an array to another: those made an online 1-2-1 SGD step ~9x slower
-# (38 -> 336 ns, measured). Parallel loops need the runtime, so parallel kernels keep it.
+# view or passes an array to another: those make an online step of a tiny network
+# several times slower (docs/performance.md). Parallel loops need the runtime, so
+# parallel kernels keep it.
 kernel = njit(_nrt=False, **OPTIONS)
 inlined = njit(inline="always", _nrt=False, **OPTIONS)
 parallel_kernel = njit(parallel=True, **OPTIONS)

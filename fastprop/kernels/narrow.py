@@ -14,18 +14,17 @@ workspace still receives each layer's z, a and error; the backward pass reads z 
 a back, off the path from step to step. (An error there may be -0 where rowwise.py
 writes +0, see _error_down; the target buffer is not used.)
 
-What else a W1 step (1-2-1, mse, float32, called directly) needed, measured:
-- indices as unsigned integers: Numba then leaves out its negative-index fix-up (a
-  shift, an and and an add per access, a large share of a tiny step): 21.5 -> 17 ns;
-- outputs past the output width not computed (the cost is on the path to the step's
-  finiteness check): 17 -> 15.7 ns;
-- the "update" flag a constant at each of its two call sites (narrow_sgd_row): -1.5 ns;
-- the helpers that build and take tuples apart (_load, _store, _sum, ...) compiled
-  as kernels that LLVM inlines, and the per-layer ones (_dense, _sgd_units, ...) and
-  the step inlined at Numba's level: all at Numba's level took 19 s to compile (it
-  copies a callee's IR at every call site, recursively), all as kernels 0.6 s but
-  23 ns a step; this split compiles in 2.2-2.5 s and runs a step in 13-15 ns
-  (rowwise.train_online_sgd: 37-40 ns).
+What keeps a step short (docs/performance.md has the figures):
+- indices are unsigned integers, so Numba leaves out its negative-index fix-up (a
+  shift, an and and an add per access, a large share of a tiny step);
+- outputs past the output width are not computed (they are on the path to the step's
+  finiteness check);
+- the "update" flag is a constant at each of its two call sites (narrow_sgd_row);
+- the helpers that build and take tuples apart (_load, _store, _sum, ...) are kernels
+  that LLVM inlines, while the per-layer ones (_dense, _sgd_units, ...) and the step
+  are inlined at Numba's level: inlining all at Numba's level compiles for many
+  seconds (it copies a callee's IR at every call site, recursively), inlining none
+  leaves calls on the step's path.
 
 The loop over layers is a runtime loop: one compiled function per dtype serves every
 narrow network, any depth. fit picks this trainer in Python (training._narrow_online),

@@ -49,16 +49,16 @@ def forward(net, rows, training):
     """Z_l = A_{l-1} @ W_l + b_l and A_l = f_l(Z_l) for every layer, A_0 = the input;
     with `training`, A_l of hidden layers then goes through dropout (a new mask)."""
     batch = next_batch(net) if training else np.uint64(0)
-    forward_rows(net, rows, training, batch, np.int64(0))    # np.int64(): see jit.py
+    forward_rows(net, rows, training, batch, net.layout.shape[0])
 
 
 @inlined
-def forward_rows(net, rows, training, batch, first_row):
-    """forward() for rows first_row.. of the batch numbered `batch` (its dropout masks
-    are drawn from the stream of the net's key and that number)."""
+def forward_rows(net, rows, training, batch, n_layers):
+    """forward() through the first n_layers layers, for the batch numbered `batch` (its
+    dropout masks are drawn from the stream of the net's key and that number)."""
     C = net.capacity
     base = np.uint64(0)
-    for l in range(net.layout.shape[0]):
+    for l in range(n_layers):
         layer_forward(net.Z, net.A, net.params, net.layout, net.act, C, net.blas_min, l,
                       rows)
         n_out = net.layout[l, N_OUT]
@@ -67,7 +67,7 @@ def forward_rows(net, rows, training, batch, first_row):
             if base == 0:     # hashed on first use: no cost for nets without dropout
                 base = stream_base(net.rng[0], batch)
             draw_dropout(net.A, net.M, z_start, rows * n_out, net.dropout[l],
-                         splitmix64(base + np.uint64(l)), first_row * n_out)
+                         splitmix64(base + np.uint64(l)), np.int64(0))
 
 
 @inlined
@@ -82,10 +82,9 @@ def layer_forward(Z, A, params, layout, act, C, blas_min, l, rows):
 @inlined
 def predict_layer(Z, A, params, layout, act, C, blas_min, l, rows):
     """layer_forward for inference: a single float32 row through a layer large enough
-    for BLAS takes blas.row_times_matrix instead of sgemv (W4's predict 25.7 -> 23.5 us,
-    measured), starting from the bias. Only predict_rows calls this, so that loop is not
-    compiled into training's kernels, where it added 0.4 s to a cold first fit
-    (measured) and one-row batches are rare."""
+    for BLAS takes blas.row_times_matrix instead of sgemv (faster for one row, see
+    there), starting from the bias. Only predict_rows calls this, so that loop is not
+    compiled into training's kernels, where one-row batches are rare."""
     n_in = layout[l, N_IN]
     n_out = layout[l, N_OUT]
     if rows == 1 and A.itemsize == 4 and n_in * n_out >= blas_min:
@@ -148,18 +147,27 @@ def add_l2(net):
 @inlined
 def backward(net, rows, scale, training):
     """After forward: fill net.E and net.grads; return the rows' summed cost (float64),
-    the L2 penalty counted once per row.
-
-    E_L = scale * dC/dZ_L, then layer by layer down to the input (kernels/layers.py):
-    dW_l = A_{l-1}^T @ E_l (+ l2 W_l), db_l = sum_rows E_l,
-    E_{l-1} = (E_l @ W_l^T) * mask_{l-1} * f'_{l-1}(Z_{l-1}).
-    With scale = 1/rows the grads are the gradient of the mean cost.
-    """
+    the L2 penalty counted once per row. E_L = scale * dC/dZ_L, then backward_layers.
+    With scale = 1/rows the grads are the gradient of the mean cost."""
     C = net.capacity
     last = net.layout.shape[0] - 1
     cost = output_error(net.E, net.Z, net.A, net.Y, C * net.layout[last, OUT_UNIT], rows,
                         net.layout[last, N_OUT], net.act[last], net.loss, scale)
-    for l in range(last, -1, -1):
+    backward_layers(net, rows, training)
+    # l2_penalty takes the whole Net: a call passes it by value (~130 words), so it is
+    # made only for a penalty
+    if net.l2 != 0.0:
+        cost += rows * l2_penalty(net)
+    return cost
+
+
+@inlined
+def backward_layers(net, rows, training):
+    """From E_L (in net.E) down to the input, layer by layer (kernels/layers.py):
+    dW_l = A_{l-1}^T @ E_l (+ l2 W_l), db_l = sum_rows E_l,
+    E_{l-1} = (E_l @ W_l^T) * mask_{l-1} * f'_{l-1}(Z_{l-1})."""
+    C = net.capacity
+    for l in range(net.layout.shape[0] - 1, -1, -1):
         n_in = net.layout[l, N_IN]
         n_out = net.layout[l, N_OUT]
         z_start = C * net.layout[l, OUT_UNIT]
@@ -175,11 +183,6 @@ def backward(net, rows, scale, training):
             hidden_error(net.E, net.Z, net.A, net.M, net.params, z_start, a_start, w_off,
                          rows, n_in, n_out, np.int64(0), n_in, net.act[l - 1], rate,
                          net.blas_min)
-    # l2_penalty takes the whole Net: a call passes it by value (~130 words), so it is
-    # made only for a penalty
-    if net.l2 != 0.0:
-        cost += rows * l2_penalty(net)
-    return cost
 
 
 @inlined
@@ -245,8 +248,8 @@ def predict_into(out, net, X, training):
 def predict_rows(out, X, params, layout, act, Z, A, C, blas_min):
     """predict_into without dropout, from the arrays it reads rather than the Net:
     what Model.predict calls. A Net is a namedtuple of 19 fields, which Numba types
-    field by field on every call from Python (1.5 us, measured; these 9 arguments:
-    0.3 us), a large share of a one-sample prediction on a small network. Returns the
+    field by field on every call from Python (several times longer than these 9
+    arguments), a large share of a one-sample prediction on a small network. Returns the
     number of non-finite entries of X, counted as it is copied in (the caller's
     finiteness check, without a second pass and call)."""
     n = X.shape[0]

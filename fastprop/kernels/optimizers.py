@@ -16,8 +16,8 @@ optimizer below; step (1,) int64, the number of updates done, incremented here.
 Decaying state is flushed to zero below the smallest normal number (_flush): a
 parameter whose gradient stays 0 (a weight from an input pixel that is always 0, a
 dead ReLU unit) has moments that shrink geometrically into the subnormal range, where
-arithmetic is many times slower (W2's Adam update 1.25 -> 4.0 us with 2.6% of m
-subnormal). Flushed, such a moment differs from the IEEE value by less than 1.2e-38
+arithmetic is many times slower (a few percent of subnormal moments made an Adam update
+several times slower). Flushed, such a moment differs from the IEEE value by less than 1.2e-38
 (float32) and the parameter's update by less than lr * that / eps; NaN is kept.
 """
 import math
@@ -54,8 +54,8 @@ def _tiny(params):
 def _adam_update(params, m, v, i, g, b1, b2, step_size, inv_root_c2, eps, tiny):
     """Adam's moments m[i], v[i] and parameter i for the gradient g (weight decay, if
     any, already applied). torch's sqrt(v) / sqrt(1 - beta2^t) is taken as a product
-    with the reciprocal (rounded once, from float64): one division per parameter fewer
-    (measured: W2's Adam 1.56 -> 1.1 us), results within an ulp of the quotient."""
+    with the reciprocal (rounded once, from float64): one division per parameter fewer,
+    results within an ulp of the quotient."""
     one = params.dtype.type(1.0)
     mi = _flush(b1 * m[i] + (one - b1) * g, tiny)
     vi = _flush(b2 * v[i] + (one - b2) * g * g, tiny)
@@ -108,7 +108,7 @@ def optimizer_update_range(params_buf, grads_buf, state, hyper, t, code, lo, hi)
         wd = dt(hyper[4])
         # beta^t by math.pow, the C library's pow() as Python's and torch's beta ** t
         # (Numba's ** of an integer exponent is repeated squaring, each use compiled
-        # inline: 0.07 s of this kernel's cold compile, measured)
+        # inline: slower to compile)
         step_size = dt(hyper[0] / (1.0 - math.pow(hyper[1], float(t))))
         inv_root_c2 = dt(1.0 / math.sqrt(1.0 - math.pow(hyper[2], float(t))))
         decay = dt(1.0 - hyper[0] * hyper[4])

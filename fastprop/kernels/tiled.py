@@ -32,7 +32,8 @@ from ..tiles import DW_ROWS, E_COLS, E_ROWS, FWD_COLS, ROWS
 from .jit import inlined, kernel, parallel_kernel
 from .layers import forward, hidden_error, l2_gradient, output_error, weight_gradient
 from .losses import batch_correct
-from .network import draw_dropout, l2_penalty, load_rows, next_batch
+from .network import (backward_layers, draw_dropout, forward_rows, l2_penalty, load_rows,
+                      next_batch)
 from .optimizers import optimizer_update_range
 from .random import splitmix64, stream_base
 
@@ -163,10 +164,39 @@ def step_cost(net, tiles, rows):
 
 
 @kernel
+def output_tile(net, tiles, i, rows, batch):
+    """Row tile i of the output layer (whole rows, tiles.plan's ROWS a tile): forward,
+    E_L, and the tile's cost and correct count into tiles.cost/correct: forward_tile of
+    the output layer, without the column blocks only hidden layers have."""
+    layout = net.layout
+    C = net.capacity
+    l = layout.shape[0] - 1
+    n_in = layout[l, N_IN]
+    n_out = layout[l, N_OUT]
+    size = tiles.plan[l, ROWS]
+    r0 = i * size
+    r1 = rows if rows < r0 + size else r0 + size      # min() (see jit.py)
+    m = r1 - r0
+    z_start = C * layout[l, OUT_UNIT] + r0 * n_out
+    forward(net.Z, net.A, net.A, net.params, z_start, C * layout[l, IN_UNIT] + r0 * n_in,
+            layout[l, W_OFF], layout[l, B_OFF], m, n_in, n_out, np.int64(0), n_out,
+            net.act[l], net.blas_min)
+    Y = net.Y[r0 * n_out:r1 * n_out]
+    tiles.cost[i] = output_error(net.E, net.Z, net.A, Y, z_start, m, n_out, net.act[l],
+                                 net.loss, 1.0 / rows)
+    tiles.correct[i] = 0.0
+    if net.loss == CROSS_ENTROPY or net.loss == BINARY_CROSS_ENTROPY:
+        tiles.correct[i] = batch_correct(net.Z, net.A, Y, z_start, m, n_out, net.loss)
+
+
+@kernel
 def train_batches(net, tiles, X, Y, order, batch_size, first_batch, stop_batch, total,
                   correct):
     """Train on batches first_batch..stop_batch-1 of the epoch given by `order`, on one
-    thread, each stage's tiles in order.
+    thread, for a plan whose products are whole but the output layer's row tiles
+    (tiles.whole_plan, or a plan that cuts nothing): hidden layers whole, layer by
+    layer (network.forward_rows and backward_layers), the output layer by its row
+    tiles, so that the step's cost is summed as the parallel trainer sums it.
 
     Batch b holds rows order[b*batch_size : (b+1)*batch_size] of X (n, n_in) and
     Y (n, n_out); the last one may be partial. Returns (total + the summed cost of the
@@ -176,29 +206,23 @@ def train_batches(net, tiles, X, Y, order, batch_size, first_batch, stop_batch, 
     the same float64 sum however fit splits the epoch into calls.)
     """
     n = X.shape[0]
-    plan = tiles.plan
-    layout = net.layout
-    last = layout.shape[0] - 1
+    last = net.layout.shape[0] - 1
     for b in range(first_batch, stop_batch):
         first = b * batch_size
         rows = n - first if n - first < batch_size else batch_size     # min() (see jit.py)
         load_rows(net, X, Y, order, first, np.int64(0), rows)     # np.int64: see jit.py
         batch = next_batch(net)
-        for l in range(last + 1):
-            for t in range(forward_tiles(plan, layout, l, rows)):
-                forward_tile(net, tiles, l, t, rows, batch)
+        forward_rows(net, rows, bool(True), batch, last)          # bool(): see jit.py
+        for i in range(_blocks(rows, tiles.plan[last, ROWS])):
+            output_tile(net, tiles, i, rows, batch)
         cost, step_correct = step_cost(net, tiles, rows)
         correct += step_correct
         if not math.isfinite(cost):
             return total, correct, b
-        for l in range(last, 0, -1):
-            for t in range(hidden_error_tiles(plan, layout, l, rows)):
-                hidden_error_tile(net, tiles, l, t, rows)
+        backward_layers(net, rows, bool(True))
         net.opt_step[0] += 1
-        step = net.opt_step[0]
-        for l in range(last + 1):
-            for t in range(tiles.dw_first[l + 1] - tiles.dw_first[l]):
-                gradient_update_tile(net, tiles, l, t, rows, step)
+        optimizer_update_range(net.params, net.grads, net.opt_state, net.opt_hyper,
+                               net.opt_step[0], net.opt_code, np.int64(0), net.params.size)
         total += cost
     return total, correct, -1
 
