@@ -164,7 +164,7 @@ def tiled_model(dtype=np.float32):
 
 
 def test_cuts_keep_bits_compares_every_product_both_ways(monkeypatch):
-    net = tiled_model()._net
+    net = tiled_model().net
     plan = tiles.tile_plan(net.layout, 128, net.blas_min)
     whole = tiles.whole_plan(plan, net.layout, 128)
     # one plan against itself: the same BLAS calls give the same bits
@@ -354,7 +354,7 @@ def test_the_bit_check_runs_blas_on_one_thread_as_training_does(monkeypatch):
     real = tile_bits.tile_products
     monkeypatch.setattr(tile_bits, "tile_products", lambda *args: seen.append(
         [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]) or real(*args))
-    net = tiled_model()._net
+    net = tiled_model().net
     plan = tiles.tile_plan(net.layout, 128, net.blas_min)
     with threadpool_limits(limits=2, user_api="blas"):
         tile_bits._same_products(net, plan, tiles.whole_plan(plan, net.layout, 128), 128)

@@ -60,16 +60,43 @@ def _tile_block(t, rows, row_block, width, col_block):
 
 
 @kernel
+def output_tile(net, tiles, i, rows, batch):
+    """Row tile i of the output layer (whole rows, tiles.plan's ROWS a tile): forward,
+    E_L, and the tile's cost and correct count into tiles.cost/correct."""
+    layout = net.layout
+    C = net.capacity
+    l = layout.shape[0] - 1
+    n_in = layout[l, N_IN]
+    n_out = layout[l, N_OUT]
+    size = tiles.plan[l, ROWS]
+    r0 = i * size
+    r1 = rows if rows < r0 + size else r0 + size      # min() (see jit.py)
+    m = r1 - r0
+    z_start = C * layout[l, OUT_UNIT] + r0 * n_out
+    forward(net.Z, net.A, net.A, net.params, z_start, C * layout[l, IN_UNIT] + r0 * n_in,
+            layout[l, W_OFF], layout[l, B_OFF], m, n_in, n_out, np.int64(0), n_out,
+            net.act[l], net.blas_min)
+    Y = net.Y[r0 * n_out:r1 * n_out]
+    tiles.cost[i] = output_error(net.E, net.Z, net.A, Y, z_start, m, n_out, net.act[l],
+                                 net.loss, 1.0 / rows)
+    tiles.correct[i] = 0.0
+    if net.loss == CROSS_ENTROPY or net.loss == BINARY_CROSS_ENTROPY:
+        tiles.correct[i] = batch_correct(net.Z, net.A, Y, z_start, m, n_out, net.loss)
+
+
+@kernel
 def forward_tile(net, tiles, l, t, rows, batch):
     """Tile t of layer l's forward: layers.forward and dropout on a block of rows and
-    columns; for the output layer (whole rows) also E_L, and the block's cost and
-    correct count into tiles.cost/correct."""
-    plan = tiles.plan
+    columns; the output layer's tiles (whole rows, no dropout) are output_tile's."""
     layout = net.layout
+    if l == layout.shape[0] - 1:
+        output_tile(net, tiles, t, rows, batch)
+        return
+    plan = tiles.plan
     C = net.capacity
     n_in = layout[l, N_IN]
     n_out = layout[l, N_OUT]
-    i, r0, r1, c0, c1 = _tile_block(t, rows, plan[l, ROWS], n_out, plan[l, FWD_COLS])
+    _, r0, r1, c0, c1 = _tile_block(t, rows, plan[l, ROWS], n_out, plan[l, FWD_COLS])
     m = r1 - r0
     z_start = C * layout[l, OUT_UNIT] + r0 * n_out
     forward(net.Z, net.A, net.A, net.params, z_start, C * layout[l, IN_UNIT] + r0 * n_in,
@@ -82,13 +109,6 @@ def forward_tile(net, tiles, l, t, rows, batch):
         for r in range(m):
             draw_dropout(net.A, net.M, z_start + r * n_out + c0, width, rate, key,
                          (r0 + r) * n_out + c0)
-    if l == layout.shape[0] - 1:
-        Y = net.Y[r0 * n_out:r1 * n_out]
-        tiles.cost[i] = output_error(net.E, net.Z, net.A, Y, z_start, m, n_out, net.act[l],
-                                     net.loss, 1.0 / rows)
-        tiles.correct[i] = 0.0
-        if net.loss == CROSS_ENTROPY or net.loss == BINARY_CROSS_ENTROPY:
-            tiles.correct[i] = batch_correct(net.Z, net.A, Y, z_start, m, n_out, net.loss)
 
 
 @kernel
@@ -161,32 +181,6 @@ def step_cost(net, tiles, rows):
     if net.l2 != 0.0:      # the penalty's cost; its gradient goes in with dW
         cost += rows * l2_penalty(net)
     return cost, correct
-
-
-@kernel
-def output_tile(net, tiles, i, rows, batch):
-    """Row tile i of the output layer (whole rows, tiles.plan's ROWS a tile): forward,
-    E_L, and the tile's cost and correct count into tiles.cost/correct: forward_tile of
-    the output layer, without the column blocks only hidden layers have."""
-    layout = net.layout
-    C = net.capacity
-    l = layout.shape[0] - 1
-    n_in = layout[l, N_IN]
-    n_out = layout[l, N_OUT]
-    size = tiles.plan[l, ROWS]
-    r0 = i * size
-    r1 = rows if rows < r0 + size else r0 + size      # min() (see jit.py)
-    m = r1 - r0
-    z_start = C * layout[l, OUT_UNIT] + r0 * n_out
-    forward(net.Z, net.A, net.A, net.params, z_start, C * layout[l, IN_UNIT] + r0 * n_in,
-            layout[l, W_OFF], layout[l, B_OFF], m, n_in, n_out, np.int64(0), n_out,
-            net.act[l], net.blas_min)
-    Y = net.Y[r0 * n_out:r1 * n_out]
-    tiles.cost[i] = output_error(net.E, net.Z, net.A, Y, z_start, m, n_out, net.act[l],
-                                 net.loss, 1.0 / rows)
-    tiles.correct[i] = 0.0
-    if net.loss == CROSS_ENTROPY or net.loss == BINARY_CROSS_ENTROPY:
-        tiles.correct[i] = batch_correct(net.Z, net.A, Y, z_start, m, n_out, net.loss)
 
 
 @kernel
