@@ -10,7 +10,6 @@ from . import codes, config
 from .history import History
 from .kernels.narrow import WIDTH, train_online_sgd_narrow
 from .kernels.network import evaluate_rows
-from .kernels.rowwise import train_batches_rowwise
 from .kernels.tiled import train_batches, train_batches_parallel
 from .layout import N_IN, N_OUT
 from .schedules import Constant, Schedule
@@ -169,8 +168,8 @@ def forward_work(layout, rows):
 def choose_walk(state, net, batch_size, n, n_threads):
     """(trainer, tiles, threads) for a run on n samples in batches of batch_size.
 
-    Online training of small networks walks a row at a time (narrow.py for narrow
-    regression nets under plain SGD, rowwise.py otherwise). Batches walk layer by
+    Online plain SGD on narrow regression nets walks a row at a time with its values
+    in registers (narrow.py). Batches (online ones too) walk layer by
     layer on one thread (tiled.train_batches) unless the plan cuts the products, a
     step has config.PARALLEL_MIN_WORK of work and more than one thread is asked: then
     the plan's tiles are shared among threads (tiled.train_batches_parallel). One
@@ -180,8 +179,6 @@ def choose_walk(state, net, batch_size, n, n_threads):
     largest parallel loop has tasks: the others would only wait at each loop's end."""
     if _narrow_online(net, batch_size):
         return train_online_sgd_narrow, None, 1
-    if _row_at_a_time(net, batch_size):
-        return train_batches_rowwise, None, 1
     cut, whole = state.tiles(net, batch_size)
     if cut is None or forward_work(net.layout, batch_size) < config.PARALLEL_MIN_WORK:
         return train_batches, whole, 1
@@ -308,7 +305,7 @@ def _run_epochs(model, opts, walk):
 
 def _narrow_online(net, batch_size):
     """Whether kernels/narrow.py (a row's values in registers) serves this run: online
-    plain SGD (no momentum, no L2 penalty) on a regression net that _row_at_a_time
+    plain SGD (no momentum, no L2 penalty) on a regression net that _online_on_loops
     accepts (no dropout, every layer on explicit loops), whose layers are all at most
     narrow.WIDTH wide, inputs included, with ReLU or identity hidden layers and an
     identity output."""
@@ -320,13 +317,12 @@ def _narrow_online(net, batch_size):
     return (act[-1] == codes.IDENTITY
             and all(code in (codes.RELU, codes.IDENTITY) for code in act[:-1])
             and net.layout[:, N_IN:N_OUT + 1].max() <= WIDTH
-            and _row_at_a_time(net, batch_size))    # no dropout, no layer on BLAS
+            and _online_on_loops(net, batch_size))    # no dropout, no layer on BLAS
 
 
-def _row_at_a_time(net, batch_size):
-    """Whether train_batches_rowwise (same results, less overhead per step) serves this
-    run: online training (batch 1) without dropout on layers small enough for the
-    explicit loops (larger batches gain nothing from the row walk)."""
+def _online_on_loops(net, batch_size):
+    """Whether this run is online training (batch 1) without dropout on layers small
+    enough for the explicit loops (one condition of the narrow walk)."""
     if batch_size != 1:
         return False
     layout = net.layout

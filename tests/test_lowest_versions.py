@@ -27,7 +27,7 @@ def test_every_walk_trains_and_agrees_with_the_one_thread_bits(monkeypatch, dtyp
     assert debug.walk(online, 120, 1).trainer == "train_online_sgd_narrow"
     rows = fp.Model([3, 8, 3], loss="cross_entropy", dtype=dtype, seed=0)
     rows.fit(X, y_cls, epochs=2, batch_size=1, optimizer=fp.Adam())
-    assert debug.walk(rows, 120, 1).trainer == "train_batches_rowwise"
+    assert debug.walk(rows, 120, 1).trainer == "train_batches"
     results = []
     cut_fine(monkeypatch)
     for n_threads in (1, 2):

@@ -1,5 +1,5 @@
 """The narrow-network trainer (kernels/narrow.py: values in registers) gives the bits
-of the batch walk and of the row walk, every bit (zeros' signs included),
+of the batch walk, every bit (zeros' signs included),
 and fit uses it exactly where it suits (training.choose_walk)."""
 import numpy as np
 import pytest
@@ -7,7 +7,6 @@ import pytest
 import fastprop as fp
 from fastprop import debug, training
 from fastprop.kernels.narrow import WIDTH, train_online_sgd_narrow
-from fastprop.kernels.rowwise import train_batches_rowwise
 from fastprop.kernels.tiled import train_batches
 from fastprop.tiles import make_tiles
 
@@ -22,10 +21,10 @@ def bits(a):
     return a.view(np.uint32 if a.dtype == np.float32 else np.uint64).copy()
 
 
-def triplets(hidden, loss, sizes, n, dtype, weight_decay, seed=3):
-    """Three identical bound models (narrow, rowwise, general trainers) and the data."""
+def twins(hidden, loss, sizes, n, dtype, weight_decay, seed=3):
+    """Two identical bound models (narrow and batch walks) and the data."""
     models = []
-    for _ in range(3):
+    for _ in range(2):
         model, X, y, _ = make_case(hidden, loss, "identity", sizes, n, dtype=dtype,
                                    seed=seed)
         model.set_optimizer(fp.SGD(0.05, weight_decay=weight_decay))
@@ -35,14 +34,13 @@ def triplets(hidden, loss, sizes, n, dtype, weight_decay, seed=3):
     return models, X, Y
 
 
-def run_three(models, X, Y, order):
+def run_both(models, X, Y, order):
     n = X.shape[0]
     narrow = train_online_sgd_narrow(models[0].net, X, Y, order, 1, 0, n, 0.0, 0.0)
-    rowwise = train_batches_rowwise(models[1].net, X, Y, order, 1, 0, n, 0.0, 0.0)
-    net = models[2].net
+    net = models[1].net
     general = train_batches(net, make_tiles(net.layout, 1, net.blas_min), X, Y, order, 1, 0,
                             n, 0.0, 0.0)
-    return narrow, rowwise, general
+    return narrow, general
 
 
 def assert_same_bits(models, grads=True):
@@ -60,13 +58,13 @@ def assert_same_bits(models, grads=True):
 @pytest.mark.parametrize("sizes", SIZES, ids=str)
 @pytest.mark.parametrize("hidden", ["relu", "identity"])
 @pytest.mark.parametrize("loss", ["mse", "mae", "huber"])
-def test_same_bits_as_rowwise_and_train_batches(dtype, sizes, hidden, loss):
+def test_same_bits_as_the_batch_walk(dtype, sizes, hidden, loss):
     for weight_decay in (0.0, 1e-2):
-        models, X, Y = triplets(hidden, loss, sizes, 40, dtype, weight_decay)
+        models, X, Y = twins(hidden, loss, sizes, 40, dtype, weight_decay)
         assert debug.walk(models[0], 40, 1).trainer == "train_online_sgd_narrow"
         order = np.random.default_rng(1).permutation(40).astype(np.int64)
-        narrow, rowwise, general = run_three(models, X, Y, order)
-        assert narrow == rowwise == general
+        narrow, general = run_both(models, X, Y, order)
+        assert narrow == general
         assert_same_bits(models)
 
 
@@ -77,7 +75,7 @@ def test_zero_signs_as_the_general_path(dtype, hidden):
     # zero weights and inputs, zero targets: products and sums of signed zeros all
     # the way through (the narrow path drops two additions of +0, see narrow.py);
     # mixed layers check each layer's own activation and its f' in the layer above
-    models, X, Y = triplets(hidden, "mse", [3, 4, 3, 2], 24, dtype, 1e-2)
+    models, X, Y = twins(hidden, "mse", [3, 4, 3, 2], 24, dtype, 1e-2)
     for model in models:
         model.params[::3] = 0.0
         model.params[1::5] = -0.0
@@ -85,8 +83,8 @@ def test_zero_signs_as_the_general_path(dtype, hidden):
     X[1::4] = -0.0
     Y[::3] = 0.0
     order = np.arange(24, dtype=np.int64)
-    narrow, rowwise, general = run_three(models, X, Y, order)
-    assert narrow == rowwise == general
+    narrow, general = run_both(models, X, Y, order)
+    assert narrow == general
     assert_same_bits(models)
 
 
@@ -95,17 +93,16 @@ def test_zero_signs_as_the_general_path(dtype, hidden):
 def test_a_non_finite_row_stops_before_its_update(dtype, first):
     # from batch `first` on, with epoch sums carried in: the counters, the sums and
     # the bad row's gradient as the other trainers leave them
-    models, X, Y = triplets("relu", "huber", [2, 3, 2], 10, dtype, 1e-2)
+    models, X, Y = twins("relu", "huber", [2, 3, 2], 10, dtype, 1e-2)
     Y[6, 0] = np.nan                   # a NaN cost (fit would refuse such a target)
     before = models[0].params.copy()
     order = np.arange(10, dtype=np.int64)
     narrow = train_online_sgd_narrow(models[0].net, X, Y, order, 1, first, 10, 1.5, 2.0)
-    rowwise = train_batches_rowwise(models[1].net, X, Y, order, 1, first, 10, 1.5, 2.0)
-    net = models[2].net
+    net = models[1].net
     general = train_batches(net, make_tiles(net.layout, 1, net.blas_min), X, Y, order, 1,
                             first, 10, 1.5, 2.0)
-    assert narrow[2] == rowwise[2] == general[2] == 6
-    assert narrow == rowwise == general
+    assert narrow[2] == general[2] == 6
+    assert narrow == general
     # (the gradient buffer is scratch after a bad step: the batch walk stops before
     # computing it, the row walks after)
     assert_same_bits(models, grads=False)
@@ -148,7 +145,6 @@ def test_fit_on_a_narrow_net_equals_the_general_trainer(dtype, monkeypatch):
     results = []
     for use_narrow in (True, False):
         monkeypatch.setattr(training, "_narrow_online", lambda net, b, flag=use_narrow: flag)
-        monkeypatch.setattr(training, "_row_at_a_time", lambda net, b: False)
         model = fp.Model([1, 2, 1], activation="relu", dtype=dtype, seed=0)
         history = model.fit(X, y, epochs=3, batch_size=1,
                             optimizer=fp.SGD(0.01, weight_decay=1e-3))
@@ -183,7 +179,7 @@ def test_online_fit_follows_the_numpy_reference(hidden, loss):
 def test_the_gradient_it_writes_matches_central_differences(hidden, loss):
     """The gradient the narrow trainer writes for a row (float64) against central
     differences of that row's cost, taken with the parameters before the step."""
-    models, X, Y = triplets(hidden, loss, [3, 4, 3, 2], 1, np.float64, 0.0, seed=7)
+    models, X, Y = twins(hidden, loss, [3, 4, 3, 2], 1, np.float64, 0.0, seed=7)
     model = models[0]
     start = model.params.copy()
 

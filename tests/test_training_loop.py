@@ -157,7 +157,7 @@ class _Clock:
 
 @pytest.mark.parametrize("sizes,loss,batch_size,n_threads,trainer", [
     ([1, 2, 1], "mse", 1, 1, "train_online_sgd_narrow"),
-    ([3, 8, 2], "binary_cross_entropy", 1, 1, "train_batches_rowwise"),
+    ([3, 8, 2], "binary_cross_entropy", 1, 1, "train_batches"),
     ([3, 8, 3], "cross_entropy", 5, 1, "train_batches"),
     ([3, 8, 3], "cross_entropy", 64, 2, "train_batches_parallel"),
 ])

@@ -13,10 +13,6 @@ take the new `model.net`). Sizes are checked once on entry; none of these alloca
   sgd_step(net, X, Y, lr) -> float  forward, backward, p -= lr * g -> the batch's mean cost
   optimizer_step(net)               one update by the net's optimizer (model.set_optimizer)
   train_step(net, X, Y) -> float    loss_and_gradients, then optimizer_step -> mean cost
-
-loss_and_gradients takes a net without dropout whose layers all use explicit loops for
-the batch a row at a time (kernels/rowwise.py): the same bits as the layer-by-layer
-path, less overhead per call.
 """
 import numpy as np
 
@@ -25,7 +21,6 @@ from .jit import kernel
 from ..layout import N_IN, N_OUT
 from .network import backward, copy_rows, evaluate_rows, forward, predict_into
 from .optimizers import optimizer_update, sgd_update
-from .rowwise import rowwise_gradient, rowwise_suits
 
 __all__ = ["predict", "loss", "loss_and_gradients", "sgd_step", "optimizer_step",
            "train_step"]
@@ -74,8 +69,6 @@ def loss_and_gradients(net, X, Y):
     As in training: dropout (where the net has it) is drawn, the L2 penalty included."""
     _check_inputs(net, X, Y, bool(True))
     rows = X.shape[0]
-    if rowwise_suits(net, rows):    # small layers, no dropout: the same bits, row by row,
-        return rowwise_gradient(net, X, Y) / rows     # with less overhead (rowwise.py)
     copy_rows(net.A, X, np.int64(0), rows)
     copy_rows(net.Y, Y, np.int64(0), rows)
     forward(net, rows, bool(True))

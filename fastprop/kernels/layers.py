@@ -172,7 +172,7 @@ def weight_gradient(grads, E, A_prev, z_start, a_start, w_off, b_off, rows, n_in
 def weight_gradient_add_row(grads, E, A_prev, e_start, a_start, w_off, b_off, n_in,
                             n_out):
     """dW += a^T e and db += e for one row: its error e at e_start, its input a at
-    a_start (weight_gradient's loop, and the row walk's for rows after the first)."""
+    a_start (weight_gradient's loop over the rows after the first)."""
     e = E[e_start:e_start + n_out]
     a = A_prev[a_start:a_start + n_in]
     db = grads[b_off:b_off + n_out]

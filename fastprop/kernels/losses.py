@@ -5,7 +5,7 @@ Shapes: Z, A are workspace buffers whose output region starts at `start` and hol
 Every cost is summed over the sample's outputs; kernels return the sum over the rows
 of those per-row sums, in float64 (the caller divides by the batch size for the mean).
 Summing row by row makes a batch's cost the same float64 number however its rows are
-grouped into calls (kernels/rowwise.py takes one row per call).
+grouped into calls (the narrow walk takes one row per call).
 
 The shortcut E_L = y_hat - y is used only where it is exact: identity + mse,
 sigmoid + binary cross-entropy (both computed from the logits Z), softmax +

@@ -2,16 +2,16 @@
 (its input included), ReLU or identity hidden layers, an identity output under a
 regression loss. A row's activations and errors go from layer to layer in registers.
 
-rowwise.train_online_sgd hands each layer's outputs to the next through the workspace:
+The batch walk hands each layer's outputs to the next through the workspace:
 a store, then a load the next layer waits for (store-to-load forwarding, several
 cycles), and a 1-2-1 step chains about ten such hand-offs from one step's parameters
 to the next step's. Here the values a layer passes on are WIDTH-tuples, SSA values
 that LLVM keeps in registers across the loop over layers; the loops over units are
 written out WIDTH times, each term guarded by the layer's width (masked off, not
-computed with zero weights). The sums are rowwise.py's, term by term and in the same
+computed with zero weights). The sums are the explicit loops' (kernels/layers.py), term by term and in the same
 order, so parameters and gradients come out bit-identical (tests/test_narrow.py). The
 workspace still receives each layer's z, a and error; the backward pass reads z and
-a back, off the path from step to step. (An error there may be -0 where rowwise.py
+a back, off the path from step to step. (An error there may be -0 where the batch walk
 writes +0, see _error_down; the target buffer is not used.)
 
 What keeps a step short (docs/performance.md has the figures):
@@ -35,10 +35,9 @@ import math
 import numpy as np
 
 from ..codes import RELU
-from ..layout import N_OUT
+from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
 from .jit import inlined, kernel
 from .losses import regression_error
-from .row_fields import layer_geometry, trainer_fields
 
 WIDTH = 4   # the widest layer (inputs and outputs) whose values live in registers
 
@@ -47,6 +46,24 @@ WIDTH = 4   # the widest layer (inputs and outputs) whose values live in registe
 _1 = np.uint64(1)
 _2 = np.uint64(2)
 _3 = np.uint64(3)
+
+
+@inlined
+def trainer_fields(net):
+    """The Net's fields the step loop uses, taken apart once per call so that the loop
+    passes no Net around (a Net passed to a compiled call is copied onto the stack):
+    params, grads, layout, act, Z, A, E, the target buffer T, the capacity C and the
+    loss code."""
+    return (net.params, net.grads, net.layout, net.act, net.Z, net.A, net.E, net.Y,
+            net.capacity, net.loss)
+
+
+@inlined
+def layer_geometry(layout, l, C):
+    """Layer l's widths, parameter offsets, and output and input region offsets in a
+    workspace of C rows."""
+    return (layout[l, N_IN], layout[l, N_OUT], layout[l, W_OFF], layout[l, B_OFF],
+            C * layout[l, OUT_UNIT], C * layout[l, IN_UNIT])
 
 
 # ------------------------------------------------------------ WIDTH-tuples of values
@@ -157,8 +174,8 @@ def _dense(params, a, n_in, n_out, w_off, b_off, zero):
 
 @inlined
 def _error_down(params, e, n_in, n_out, w_off, zero):
-    """e @ W^T: entry k = e_0 w_k0 + e_1 w_k1 + ... (rowwise.error_down's order).
-    rowwise.error_down starts each sum from 0 (0 + e_0 w_k0 + ...), which only turns a
+    """e @ W^T: entry k = e_0 w_k0 + e_1 w_k1 + ... (layers.hidden_error's order).
+    layers.hidden_error starts each sum from 0 (0 + e_0 w_k0 + ...), which only turns a
     -0 result into +0; here the sum starts from its first term, one addition fewer on
     the path from one step to the next. The sign of a zero error never reaches the
     gradients (each is written as 0 + a e, see _sgd_unit) nor the parameters."""
@@ -207,7 +224,7 @@ def _regression_output(y_hat, t, n, loss, scale):
 @inlined
 def _forward_error(params, Z, A, layout, act, C, loss, x, t):
     """Forward for the input row x (a tuple, already in the workspace's region 0),
-    then the output error for the target row t (rowwise.forward_error_row's
+    then the output error for the target row t (layers.forward and output_error's
     arithmetic, scale 1). Returns (the output error as a tuple, the row's cost in
     float64)."""
     dt = params.dtype.type
@@ -228,7 +245,7 @@ def _backward(params, grads, Z, A, E, layout, act, C, e, lr, wd, update):
     """From the output error e down to the input: each layer's gradient into grads
     (written, as a batch's first row) and, if `update`, its SGD step, taken once the
     layer has passed its error down with its weights as they were (as
-    rowwise.backward_row with sgd)."""
+    the batch walk's gradient then SGD update)."""
     dt = params.dtype.type
     zero = dt(0.0)
     one = dt(1.0)
@@ -258,7 +275,7 @@ def narrow_sgd_row(params, grads, Z, A, E, layout, act, C, loss, lr, wd, x, t):
     """One online SGD step on the input row x and target row t (tuples; x already in
     the workspace's region 0): forward, output error, backward with the updates. A
     row whose cost is not finite writes its gradient and updates nothing (as
-    rowwise.train_online_sgd). Returns the row's cost (float64)."""
+    the batch walk). Returns the row's cost (float64)."""
     e, cost = _forward_error(params, Z, A, layout, act, C, loss, x, t)
     if math.isfinite(cost):     # the flag a constant in each inlined copy
         _backward(params, grads, Z, A, E, layout, act, C, e, lr, wd, bool(True))
@@ -272,7 +289,7 @@ def train_online_sgd_narrow(net, X, Y, order, batch_size, first_batch, stop_batc
                             total, correct):
     """training.train_batches for batches of one row (batch_size is 1) on a net that
     training._narrow_online accepts: same arguments, same results, bit for bit, as
-    train_batches and rowwise.train_online_sgd. (The target rows go from Y to
+    the batch walk (tiled.train_batches). (The target rows go from Y to
     registers: the workspace's target buffer is left as it was.)"""
     n_x = X.shape[1]
     n_y = Y.shape[1]

@@ -1,7 +1,9 @@
-"""Training steps over the tiles of a plan (fastprop/tiles.py): the batch trainer.
+"""The batch trainers: one thread layer by layer, or the tiles of a plan
+(fastprop/tiles.py) shared among threads.
 
-A step on a batch of `rows` rows, stage by stage (kernels/layers.py), each stage's
-work cut into the plan's tiles, each tile writing its own block:
+A step of `train_batches_parallel` on a batch of `rows` rows, stage by stage
+(kernels/layers.py), each stage's work cut into the plan's tiles, each tile writing
+its own block:
 - load: the batch's rows copied in, LOAD_ROWS rows a task;
 - forward, layer by layer: the tiles (row block x column block) of
   Z_l = A_{l-1} @ W_l + b_l, each going on to f_l and dropout on its block; the output
@@ -14,12 +16,13 @@ work cut into the plan's tiles, each tile writing its own block:
   first also sums db_l), each going on to the L2 term and the optimizer's update of
   its parameters.
 No tile reads what another tile of the same stage writes, and no sum crosses tiles but
-the tiles' costs and counts, added in tile order. `train_batches` takes the tiles one
-after another on one thread; `train_batches_parallel` shares each stage's tiles among
-threads (the dW tiles by size, tiles.share_gradient_tiles). Both compute every tile
-with the same calls, so which thread computes a tile, and how many threads there are,
-changes nothing in the results. A plan of one tile per product (tiles.whole_plan, or
-any network too small to cut) is the plain layer-by-layer step.
+the tiles' costs and counts, added in tile order: which thread computes a tile, and how
+many threads there are, changes nothing in the results.
+
+`train_batches` is the same step on one thread for a plan whose products are whole but
+the output layer's row tiles (tiles.whole_plan, or a plan that cuts nothing): the
+hidden layers whole, the output layer by the same row tiles, so the step's cost is
+summed in the same order.
 """
 import math
 
