@@ -148,8 +148,8 @@ def _relu_mask(v, z, zero):
 @kernel
 def _sgd_unit(params, grads, index, ae, lr, wd, update):
     """The parameter params[index] whose gradient is the product ae = a_k e_j: write
-    g = 0 + ae to grads (dense.py's first row: -0 becomes +0) and, if `update`, take
-    optimizers.optimizer_update_range's SGD step p -= lr (g + wd p), computed as
+    g = 0 + ae to grads (layers.weight_gradient's first row: -0 becomes +0) and, if
+    `update`, take optimizers.sgd_update's step p -= lr (g + wd p), computed as
     p - lr (ae + (wd p + 0)): the same bits (the two sums differ only where ae and
     wd p are both -0, and adding 0 to wd p first makes that +0), with one addition
     fewer after the product, on the path from one step to the next."""
@@ -164,7 +164,7 @@ def _sgd_unit(params, grads, index, ae, lr, wd, update):
 # ----------------------------------------------------------------- one layer
 @inlined
 def _dense(params, a, n_in, n_out, w_off, b_off, zero):
-    """z = a @ W + b: z_j = b_j + a_0 w_0j + a_1 w_1j + ... (dense.py's order)."""
+    """z = a @ W + b: z_j = b_j + a_0 w_0j + a_1 w_1j + ... (layers.forward_loops's order)."""
     b = np.uint64(b_off)
     return (_sum(params, a, n_in, w_off, n_out, params[b]) if 0 < n_out else zero,
             _sum(params, a, n_in, w_off + 1, n_out, params[b + _1]) if 1 < n_out else zero,
