@@ -99,3 +99,19 @@ def cut_fine(monkeypatch):
                         ("DW_TILE", 2), ("MIN_TILE_WORK", 1), ("ALIGN", 1),
                         ("PARALLEL_MIN_WORK", 0)]:
         monkeypatch.setattr(config, name, value)
+
+
+def assert_online_sgd_follows_reference(model, X, y, Y, loss, lr):
+    """model.fit(batch_size=1, shuffle=False) with the model's bound SGD(lr) takes,
+    sample by sample, the steps that tests/reference.py's backprop gives (float64)."""
+    from reference import backprop
+
+    layers = [(W.copy(), b.copy()) for W, b in zip(model.weights, model.biases)]
+    for i in range(X.shape[0]):
+        ref = backprop(layers, model.activations, loss, X[i:i + 1], Y[i:i + 1])
+        layers = [(W - lr * dW, b - lr * db)
+                  for (W, b), dW, db in zip(layers, ref["dW"], ref["db"])]
+    model.fit(X, y, epochs=1, batch_size=1, shuffle=False)
+    for (W, b), W_fit, b_fit in zip(layers, model.weights, model.biases):
+        np.testing.assert_allclose(W_fit, W, rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(b_fit, b, rtol=1e-11, atol=1e-13)

@@ -10,7 +10,7 @@ from fastprop.kernels.narrow import WIDTH, train_online_sgd_narrow
 from fastprop.kernels.tiled import train_batches
 from fastprop.tiles import make_tiles
 
-from helpers import central_differences, make_case
+from helpers import assert_online_sgd_follows_reference, central_differences, make_case
 
 SIZES = [[1, 2, 1], [2, 2, 1], [3, 4, 2], [4, 4, 4], [1, 3, 2, 4, 1], [4, 1, 4],
          [2, 4], [3, 1]]
@@ -158,20 +158,10 @@ def test_fit_on_a_narrow_net_equals_the_general_trainer(dtype, monkeypatch):
 def test_online_fit_follows_the_numpy_reference(hidden, loss):
     """fit(batch_size=1) on a narrow net takes, sample by sample, the SGD steps that
     tests/reference.py's backprop gives, in float64."""
-    from reference import backprop
-
     model, X, y, Y = make_case(hidden, loss, "identity", [3, 4, 2, 2], 12, seed=5)
     model.set_optimizer(fp.SGD(0.05))
     assert debug.walk(model, 10, 1).trainer == "train_online_sgd_narrow"
-    layers = [(W.copy(), b.copy()) for W, b in zip(model.weights, model.biases)]
-    for i in range(X.shape[0]):
-        ref = backprop(layers, model.activations, loss, X[i:i + 1], Y[i:i + 1])
-        layers = [(W - 0.05 * dW, b - 0.05 * db)
-                  for (W, b), dW, db in zip(layers, ref["dW"], ref["db"])]
-    model.fit(X, y, epochs=1, batch_size=1, shuffle=False)
-    for (W, b), W_fit, b_fit in zip(layers, model.weights, model.biases):
-        np.testing.assert_allclose(W_fit, W, rtol=1e-11, atol=1e-13)
-        np.testing.assert_allclose(b_fit, b, rtol=1e-11, atol=1e-13)
+    assert_online_sgd_follows_reference(model, X, y, Y, loss, 0.05)
 
 
 @pytest.mark.parametrize("loss", ["mse", "huber"])

@@ -7,7 +7,7 @@ import pytest
 import fastprop as fp
 from fastprop import debug, kernels
 
-from helpers import HIDDEN, OUTPUT_PAIRS, make_case
+from helpers import HIDDEN, OUTPUT_PAIRS, assert_online_sgd_follows_reference, make_case
 
 
 @pytest.mark.parametrize("loss", ["mse", "mae", "huber"])
@@ -15,20 +15,10 @@ from helpers import HIDDEN, OUTPUT_PAIRS, make_case
 def test_online_fit_follows_the_numpy_reference(hidden, loss):
     """fit(batch_size=1) takes, sample by sample, the SGD steps that tests/reference.py's
     backprop gives, in float64."""
-    from reference import backprop
-
     model, X, y, Y = make_case(hidden, loss, "identity", [3, 6, 5, 2], 12, seed=5)
     model.set_optimizer(fp.SGD(0.05))
     assert debug.walk(model, 12, 1).trainer == "train_batches"
-    layers = [(W.copy(), b.copy()) for W, b in zip(model.weights, model.biases)]
-    for i in range(X.shape[0]):
-        ref = backprop(layers, model.activations, loss, X[i:i + 1], Y[i:i + 1])
-        layers = [(W - 0.05 * dW, b - 0.05 * db)
-                  for (W, b), dW, db in zip(layers, ref["dW"], ref["db"])]
-    model.fit(X, y, epochs=1, batch_size=1, shuffle=False)
-    for (W, b), W_fit, b_fit in zip(layers, model.weights, model.biases):
-        np.testing.assert_allclose(W_fit, W, rtol=1e-11, atol=1e-13)
-        np.testing.assert_allclose(b_fit, b, rtol=1e-11, atol=1e-13)
+    assert_online_sgd_follows_reference(model, X, y, Y, loss, 0.05)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
