@@ -81,7 +81,7 @@ def forward_loops(Z, A_prev, params, z_start, a_start, w_off, b_off, rows, n_in,
                 z[j] += a_k * w[j]
 
 
-@kernel
+@inlined
 def output_error(E, Z, A, Y, z_start, rows, n_out, act, loss, scale):
     """E_L = scale * dC/dZ_L for `rows` whole rows of the output layer at z_start (Y:
     their targets, row-major from 0); returns their summed cost (float64). The loss

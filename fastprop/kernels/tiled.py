@@ -62,7 +62,7 @@ def _tile_block(t, rows, row_block, width, col_block):
     return i, r0, r1, c0, c1
 
 
-@kernel
+@inlined
 def output_tile(net, tiles, i, rows, batch):
     """Row tile i of the output layer (whole rows, tiles.plan's ROWS a tile): forward,
     E_L, and the tile's cost and correct count into tiles.cost/correct."""
