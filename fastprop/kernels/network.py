@@ -133,17 +133,6 @@ def l2_penalty(net):
     return 0.5 * net.l2 * total
 
 
-@kernel
-def add_l2(net):
-    """net.grads += l2 * W for every layer's weights; returns the penalty
-    (l2_penalty)."""
-    for l in range(net.layout.shape[0]):
-        w_off = net.layout[l, W_OFF]
-        l2_gradient(net.grads, net.params, w_off,
-                    w_off + net.layout[l, N_IN] * net.layout[l, N_OUT], net.l2)
-    return l2_penalty(net)
-
-
 @inlined
 def backward(net, rows, scale, training):
     """After forward: fill net.E and net.grads; return the rows' summed cost (float64),
