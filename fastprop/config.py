@@ -8,6 +8,8 @@ of a process and with an empty cache.
 
 # Training loop (training.py)
 CHUNK_SECONDS = 0.2      # compiled work between returns to Python (Ctrl-C, progress bar)
+PROBE_MAX = 16           # calls between measurements of the other thread count (thread_choice.py)
+PROBE_BUDGET = 0.03      # the most of a fit's time those measurements may take
 
 # Products (net.py): layers with rows * n_in * n_out >= this use BLAS, smaller use
 # explicit loops (a BLAS call's fixed cost, ~0.1-1 us, dominates below)

@@ -17,21 +17,31 @@ The file is a NumPy `.npz` archive (a zip of `.npy` arrays) holding
 so that a loaded model continues training exactly as the saved one would have: the same
 parameters, moments, step count, shuffling order and dropout masks, bit for bit.
 
-Loading uses `np.load(..., allow_pickle=False)`: nothing in the file can run code.
-A file that is missing, truncated, damaged, foreign, or written by a newer format
-version raises an error naming the path and the problem. Saving writes a temporary
+Loading never unpickles: nothing in the file can run code. A file that is missing,
+truncated, damaged, foreign, or written by a newer format version raises an error
+naming the path and the problem. A hostile file cannot make `load` hang or exhaust
+memory: the path must be a regular file (opened without blocking), the archive's
+entries must be exactly those its metadata declares (no other is decompressed), the
+metadata is bounded (MAX_META_BYTES) and every core array's .npy header must match the
+declared architecture before the model is allocated; parameters must be finite. Saving writes a temporary
 file in the same folder and renames it over the target, so an interrupted save leaves
 the old file as it was.
 """
 import contextlib
 import json
+import math
 import os
 import re
 import secrets
+import stat
+import zipfile
 
 import numpy as np
 
+from .codes import STATE_ROWS
+from .kernels.check import MAX_WIDTH
 from .model import Model
+from .validation import all_finite
 from .optimizers import SGD, Adadelta, Adagrad, Adam, AdamW, RMSprop
 
 FORMAT = "fastprop.model"
@@ -41,6 +51,9 @@ OPTIMIZER_CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Ad
 CORE_ARRAYS = ("meta", "params", "optimizer_state", "optimizer_step", "dropout_rng")
 ZIP_MAGIC = b"PK\x03\x04"
 EXTRA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+MAX_META_BYTES = 1 << 20     # a model's metadata takes a few KB
+MAX_HEADER_BYTES = 10000     # numpy's own default limit for an .npy header
+DEFLATE_RATIO = 1032         # the most DEFLATE can inflate (zlib's technical notes)
 
 
 # ---------------------------------------------------------------- model <-> arrays
@@ -49,6 +62,11 @@ def to_arrays(model, include_optimizer=True, extra=None):
     writes, and what the scikit-learn estimators pickle."""
     if not isinstance(model, Model):
         raise TypeError(f"expected a fastprop Model, got {type(model).__name__}")
+    with model._lock:     # one consistent state, not one torn by a fit in another thread
+        return _model_arrays(model, include_optimizer, extra)
+
+
+def _model_arrays(model, include_optimizer, extra):
     net = model.net
     meta = {
         "format": FORMAT,
@@ -93,7 +111,9 @@ def to_arrays(model, include_optimizer=True, extra=None):
 
 def from_arrays(arrays, source="the arrays"):
     """(model, extra) rebuilt from what `to_arrays` made; `source` names the origin in
-    error messages. Raises ValueError for anything missing, inconsistent or unknown."""
+    error messages. Raises ValueError for anything missing, inconsistent, non-finite or
+    unknown, checked before the model is allocated; MemoryError naming the source for
+    a consistent model too large for this machine."""
     def fail(message):
         raise ValueError(f"cannot load fastprop model from {source}: {message}")
 
@@ -101,24 +121,20 @@ def from_arrays(arrays, source="the arrays"):
         names = ", ".join(sorted(arrays)) or "nothing"
         fail(f"not a fastprop model file (no 'meta' entry; it holds {names})")
     meta = _read_meta(arrays["meta"], fail)
-
-    expected = {"meta", "params", "dropout_rng"} | {EXTRA_PREFIX + n for n in meta["extra"]}
-    if meta["optimizer"] is not None:
-        expected |= {"optimizer_state", "optimizer_step"}
-    missing = expected - set(arrays)
-    unexpected = set(arrays) - expected
-    if missing:
-        fail(f"entries missing: {', '.join(sorted(missing))}")
-    if unexpected:
-        fail(f"unexpected entries: {', '.join(sorted(unexpected))}")
+    _check_entries(set(arrays), meta, fail)
+    for name, (dtype, shape) in core_shapes(meta).items():
+        if name in arrays:
+            _check_array(name, arrays[name], dtype, shape, fail)
 
     try:
         model = Model(meta["layer_sizes"], activation=meta["activations"], loss=meta["loss"],
                       output_activation=meta["output_activation"], dtype=meta["dtype"],
                       seed=meta["seed"], init=meta["init"], dropout=meta["dropout"],
                       l2=meta["l2"])
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OverflowError) as err:
         fail(f"invalid architecture: {err}")
+    except MemoryError as err:
+        raise MemoryError(f"cannot load fastprop model from {source}: {err}") from None
 
     _copy_into(model.params, arrays["params"], "params", fail)
     if meta["optimizer"] is not None:
@@ -130,14 +146,57 @@ def from_arrays(arrays, source="the arrays"):
     _copy_into(model.net.rng, arrays["dropout_rng"], "dropout_rng", fail)
     bitgen = model._shuffle_rng.bit_generator
     state = meta["shuffle_rng"]
-    if not isinstance(state, dict) or state.get("bit_generator") != type(bitgen).__name__:
+    if state.get("bit_generator") != type(bitgen).__name__:
         fail(f"shuffle_rng must be a {type(bitgen).__name__} state")
     try:
         bitgen.state = state
-    except (TypeError, ValueError, KeyError) as err:
-        fail(f"invalid shuffle_rng state: {err}")
+    except (TypeError, ValueError, KeyError, OverflowError) as err:
+        fail(f"invalid shuffle_rng state ({type(err).__name__}: {err})")
     extra = {name: arrays[EXTRA_PREFIX + name] for name in meta["extra"]}
     return model, extra
+
+
+def core_shapes(meta):
+    """{entry: (dtype, shape)} of the arrays the checked metadata `meta` declares,
+    computed in Python integers (no overflow) before anything is allocated."""
+    sizes = meta["layer_sizes"]
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    dtype = np.dtype(meta["dtype"])
+    shapes = {"params": (dtype, (n_params,)), "dropout_rng": (np.dtype(np.uint64), (2,))}
+    if meta["optimizer"] is not None:
+        shapes["optimizer_state"] = (dtype, (STATE_ROWS, n_params))
+        shapes["optimizer_step"] = (np.dtype(np.int64), (1,))
+    return shapes
+
+
+def _check_entries(names, meta, fail):
+    """The archive's entry names are exactly those the metadata declares."""
+    expected = {"meta", "params", "dropout_rng"} | {EXTRA_PREFIX + n for n in meta["extra"]}
+    if meta["optimizer"] is not None:
+        expected |= {"optimizer_state", "optimizer_step"}
+    missing = expected - names
+    unexpected = names - expected
+    if missing:
+        fail(f"entries missing: {', '.join(sorted(missing))}")
+    if unexpected:
+        fail(f"unexpected entries: {', '.join(sorted(unexpected)[:5])}")
+
+
+def _check_array(name, value, dtype, shape, fail):
+    """The stored array `value` is what the metadata declares, finite where it holds
+    floats."""
+    if not isinstance(value, np.ndarray):
+        fail(f"{name} is not an array ({type(value).__name__})")
+    _check_declared(name, value.dtype, value.shape, dtype, shape, fail)
+    if dtype.kind == "f" and not all_finite(value):
+        fail(f"{name} holds non-finite values (NaN or inf): the file is damaged, or was "
+             f"not written by fastprop (a fit never keeps non-finite parameters)")
+
+
+def _check_declared(name, got_dtype, got_shape, dtype, shape, fail):
+    if got_dtype != dtype or tuple(got_shape) != shape:
+        fail(f"{name} should be {dtype} {shape} for this architecture; found "
+             f"{got_dtype} {tuple(got_shape)}")
 
 
 def _read_meta(entry, fail):
@@ -148,6 +207,8 @@ def _read_meta(entry, fail):
         meta = json.loads(str(entry))
     except ValueError as err:
         fail(f"damaged metadata (invalid JSON: {err})")
+    except RecursionError:
+        fail("damaged metadata (JSON nested too deeply)")
     if not isinstance(meta, dict):
         fail("not a fastprop model file (its metadata is not a JSON object)")
     if meta.get("format") != FORMAT:
@@ -174,20 +235,26 @@ def _read_meta(entry, fail):
         fail(f"dtype must be float32 or float64, got {meta['dtype']!r}")
     if not all(isinstance(n, str) and EXTRA_NAME.match(n) for n in meta["extra"]):
         fail("metadata field 'extra' must list identifier names")
+    sizes = meta["layer_sizes"]
+    if len(sizes) < 2 or not all(isinstance(n, int) and not isinstance(n, bool)
+                                 and 1 <= n <= MAX_WIDTH for n in sizes):
+        fail(f"layer_sizes must list at least two widths, integers in 1..{MAX_WIDTH}; "
+             f"got {str(sizes)[:100]}")
     return meta
 
 
 def _make_optimizer(spec, fail):
     """An optimizer object from its saved {"class": name, "settings": {...}}."""
     name, settings = spec.get("class"), spec.get("settings")
-    if name not in OPTIMIZER_CLASSES or not isinstance(settings, dict):
+    if not isinstance(name, str) or name not in OPTIMIZER_CLASSES \
+            or not isinstance(settings, dict):
         fail(f"unknown optimizer {name!r} (known: {', '.join(OPTIMIZER_CLASSES)})")
     settings = dict(settings)
     if "beta1" in settings or "beta2" in settings:     # Adam keeps betas as two fields
         settings["betas"] = (settings.pop("beta1", None), settings.pop("beta2", None))
     try:
         return OPTIMIZER_CLASSES[name](**settings)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OverflowError) as err:
         fail(f"invalid {name} settings: {err}")
 
 
@@ -235,33 +302,101 @@ def load(path, return_extra=False):
 
 
 def _read_npz(path):
-    """{name: array} of every entry of the archive `path`, read eagerly (so that CRC
-    and format errors surface here), without pickle."""
+    """{name: array} of the archive `path`, read only after its layout has passed: the
+    path is a regular file (opened without blocking, so a FIFO is refused, not waited
+    on), the entry names are exactly those its metadata declares (no other entry is
+    ever decompressed), and every core entry's .npy header and sizes agree with the
+    architecture, so nothing is allocated or inflated beyond what the model needs."""
     def fail(message):
-        raise ValueError(f"cannot load fastprop model from {path!r}: {message}")
+        raise _Refused(f"cannot load fastprop model from {path!r}: {message}")
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such file: {path!r}")
-    if os.path.isdir(path):
-        fail("it is a folder, not a file")
-    with open(path, "rb") as f:
-        head = f.read(len(ZIP_MAGIC))
-    if not head:
-        fail("the file is empty")
-    if head != ZIP_MAGIC:
-        fail("not a fastprop model file (not an .npz archive)")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
-    except Exception as err:    # zipfile.BadZipFile, zlib.error, EOFError, ValueError...
-        fail(f"the file is damaged or truncated ({type(err).__name__}: {err})")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such file: {path!r}") from None
+    except OSError as err:
+        fail(f"cannot open it ({err.strerror or err})")
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        fail("it is a folder, not a file" if stat.S_ISDIR(mode)
+             else "not a regular file (a pipe, device or socket)")
+    with os.fdopen(fd, "rb") as f:
+        head = f.read(len(ZIP_MAGIC))
+        if not head:
+            fail("the file is empty")
+        if head != ZIP_MAGIC:
+            fail("not a fastprop model file (not an .npz archive)")
+        f.seek(0)
+        try:
+            with zipfile.ZipFile(f) as archive:
+                return _read_members(archive, fail)
+        except _Refused:
+            raise
+        except Exception as err:    # zipfile.BadZipFile, zlib.error, EOFError, OSError...
+            fail(f"the file is damaged or truncated ({type(err).__name__}: {err})")
+
+
+class _Refused(ValueError):
+    """A file refused by a check (as opposed to an error of the zip or .npy reader)."""
+
+
+def _read_members(archive, fail):
+    infos = {}
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy") or info.filename in infos:
+            fail(f"not a fastprop model file (entry {info.filename[:80]!r})")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            fail(f"entry {info.filename[:80]!r} uses an unknown compression")
+        # DEFLATE inflates at most ~1032-fold: a larger claim is a lie (or a bomb)
+        if info.file_size > DEFLATE_RATIO * info.compress_size + 1024:
+            fail(f"entry {info.filename[:80]!r} claims more data than it can hold")
+        infos[info.filename[:-4]] = info
+    if "meta" not in infos:
+        fail(f"not a fastprop model file (no 'meta' entry; it holds "
+             f"{', '.join(sorted(infos)[:5]) or 'nothing'})")
+    if infos["meta"].file_size > MAX_META_BYTES:
+        fail(f"its metadata is {infos['meta'].file_size} bytes, more than any model needs")
+    meta = _read_meta(_read_entry(archive, infos["meta"]), fail)
+    _check_entries(set(infos), meta, fail)
+    for name, (dtype, shape) in core_shapes(meta).items():
+        with archive.open(infos[name]) as member:
+            header = _npy_header(member)
+        if header is None:
+            fail(f"{name} is not an .npy array")
+        got_shape, fortran, got_dtype = header
+        _check_declared(name, got_dtype, got_shape, dtype, shape, fail)
+        if infos[name].file_size > 2 * MAX_HEADER_BYTES + dtype.itemsize * math.prod(shape):
+            fail(f"{name} holds more data than its shape {shape} needs")
+    return {name: _read_entry(archive, info) for name, info in infos.items()}
+
+
+def _npy_header(member):
+    """(shape, fortran_order, dtype) of an .npy stream, or None if it is not one."""
+    try:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(member, max_header_size=MAX_HEADER_BYTES)
+        if version == (2, 0):
+            return np.lib.format.read_array_header_2_0(member, max_header_size=MAX_HEADER_BYTES)
+    except ValueError:
+        pass
+    return None
+
+
+def _read_entry(archive, info):
+    with archive.open(info) as member:
+        return np.lib.format.read_array(member, allow_pickle=False,
+                                        max_header_size=MAX_HEADER_BYTES)
 
 
 def _write_atomic(path, arrays):
     """np.savez `arrays` to a fresh temporary file beside `path`, fsync it, then rename
     it over `path` (atomic on POSIX and Windows)."""
     folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    # a short name of its own: the target's name may already be as long as allowed
+    tmp = os.path.join(folder, f".fastprop-{secrets.token_hex(6)}.tmp")
     # O_EXCL: never reuse an existing name; mode 0o666 less the umask, like open()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                  0o666)

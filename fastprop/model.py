@@ -10,13 +10,31 @@ from .init import default_init, draw_weights, resolve_init
 from .kernels.network import (backward, copy_rows, evaluate_rows, forward, predict_into,
                               predict_rows)
 from .layout import layer_views, make_layout, param_count
+from .kernels.check import MAX_WIDTH
+
+MAX_PARAMS = 2**58       # NumPy refuses arrays of 2**63 bytes; no machine has 2**58 floats
 from .net import make_net, with_workspace
 from .optimizers import SGD, Optimizer, _check_number
 from .trace import Trace
-from .training import FitOptions, FitState, run_fit
-from .validation import (as_features, as_targets, check_choice, check_dtype, check_finite,
-                         check_int)
+from .training import FitOptions, FitState, Snapshot, run_fit
+from .validation import (all_finite, as_features, as_targets, check_choice, check_dtype,
+                         check_finite, check_int)
 
+
+def _too_large(sizes, dtype):
+    """MemoryError's message for a network too large to allocate."""
+    n_params = _param_count(sizes)
+    # params, grads, two moment buffers, and four workspace buffers of capacity rows
+    width = sum(sizes)
+    needed = (4 * n_params + 4 * config.DEFAULT_CAPACITY * width) * dtype.itemsize
+    return (f"layer_sizes {list(sizes)} make a network of {n_params:,} parameters, which "
+            f"needs about {needed / 2**30:,.1f} GiB in {dtype.name}: more than this machine "
+            f"could allocate")
+
+
+def _param_count(sizes):
+    """The number of parameters of a network of widths `sizes`, in Python integers."""
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 def _one_at_a_time(method):
@@ -83,8 +101,19 @@ class Model:
         rates = self._check_dropout(dropout, n_layers - 1)
         l2 = _check_number("l2", l2)
 
+        try:
+            if _param_count(self.sizes) > MAX_PARAMS:     # beyond what NumPy can index
+                raise MemoryError
+            self._allocate(act_names=self.activations, loss_code=loss_code, rates=rates,
+                           l2=l2)
+        except MemoryError:
+            raise MemoryError(_too_large(self.sizes, self.dtype)) from None
+
+    def _allocate(self, act_names, loss_code, rates, l2):
+        """Every array of the model: parameters (initialised), optimizer state and the
+        workspace of config.DEFAULT_CAPACITY rows."""
         self.layout = make_layout(self.sizes)
-        act = np.array([codes.ACTIVATIONS[a] for a in self.activations], np.int64)
+        act = np.array([codes.ACTIVATIONS[a] for a in act_names], np.int64)
         init_seq, shuffle_seq = np.random.SeedSequence(self.seed).spawn(2)
         self._shuffle_rng = np.random.default_rng(shuffle_seq)
         n_params = param_count(self.layout)
@@ -116,6 +145,9 @@ class Model:
                              f"got {sizes!r}")
         for i, s in enumerate(sizes):
             check_int(f"layer_sizes[{i}]", s, 1)
+            if s > MAX_WIDTH:
+                raise ValueError(f"layer_sizes[{i}] must be at most {MAX_WIDTH} (2**31 - 1), "
+                                 f"got {s}")
         return tuple(int(s) for s in sizes)
 
     @staticmethod
@@ -251,33 +283,35 @@ class Model:
                         process may use; never more than a step has tasks); the
                         result is bit-identical for any count
 
-        A non-finite cost raises FloatingPointError naming the epoch and step, with the
-        parameters and optimizer state restored to the last check point (at most
-        config.CHUNK_SECONDS of training back). Ctrl-C stops between chunks and returns the
-        history so far, parameters at the last completed step. A refused call changes
-        nothing.
+        A non-finite cost raises FloatingPointError naming the epoch and step. Ctrl-C
+        stops between chunks and returns the history so far, parameters at the last
+        completed step. A call that raises (refused arguments, divergence, an exception
+        from a callback) leaves the model as it was: parameters, optimizer and its
+        moments and step count, the shuffling generator and the dropout stream.
         """
         X, Y = self._data(X, y)
         opts = FitOptions(self, X, Y, epochs, batch_size, shuffle, verbose, validation_data,
                           validation_split, early_stopping, patience, min_delta,
                           restore_best, monitor, schedule, callbacks, n_threads)
-        model_l2 = self._net.l2
-        l2 = model_l2 if l2 is None else _check_number("l2", l2)
-        self._bind_optimizer(optimizer)
-        batch_size = min(opts.batch_size, opts.X.shape[0])
-        self._ensure_capacity(batch_size)
-        self._net = self._net._replace(l2=l2)
+        l2 = self._net.l2 if l2 is None else _check_number("l2", l2)
+        before = _State(self)
         try:
-            return run_fit(self, opts)
-        finally:
-            self._net = self._net._replace(l2=model_l2)
+            self._bind_optimizer(optimizer)
+            self._ensure_capacity(min(opts.batch_size, opts.X.shape[0]))
+            self._net = self._net._replace(l2=l2)
+            history = run_fit(self, opts)
+        except BaseException:
+            before.restore(self)
+            raise
+        self._net = self._net._replace(l2=before.net.l2)
+        return history
 
     @_one_at_a_time
     def evaluate(self, X, y):
         """{'loss': mean cost, 'accuracy': share correct (classifiers only)}."""
         X, Y = self._data(X, y)
         cost, correct = evaluate_rows(self._net, X, Y, False)
-        result = {"loss": cost / X.shape[0]}
+        result = {"loss": self._finite("the loss", cost / X.shape[0])}
         if self.is_classifier:
             result["accuracy"] = correct / X.shape[0]
         return result
@@ -292,15 +326,18 @@ class Model:
             X = self._features(X)
             out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
             predict_into(out, net, X, True)
-            return out
+            return self._finite("the prediction", out)
         # the arrays, not the Net, and X's finiteness counted as the kernel copies it
         # in: see kernels.network.predict_rows
         X = as_features(X, self.sizes[0], self.dtype, "X", check_finite=False)
         out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
-        if predict_rows(out, X, net.params, net.layout, net.act, net.Z, net.A,
-                        net.capacity, net.blas_min):
+        bad = predict_rows(out, X, net.params, net.layout, net.act, net.Z, net.A,
+                           net.capacity, net.blas_min)
+        if bad > 0:
             check_finite("X", X)                # names the first culprit
             raise ValueError("X must be finite")
+        if bad < 0:
+            self._finite("the prediction", np.nan)
         return out
 
     def predict_classes(self, X):
@@ -320,14 +357,26 @@ class Model:
         """Mean cost over the samples (float), with the L2 penalty."""
         X, Y = self._data(X, y)
         cost, _ = evaluate_rows(self._net, X, Y, self._dropout_flag(dropout))
-        return cost / X.shape[0]
+        return self._finite("the loss", cost / X.shape[0])
 
     @_one_at_a_time
     def gradients(self, X, y, dropout=False):
         """(dW, db): per-layer lists of the gradient of the mean cost over all of X."""
         X, Y = self._data(X, y)
         net = self._run_backward(X, Y, 1.0 / X.shape[0], self._dropout_flag(dropout))
+        self._finite("the gradient", net.grads)
         return tuple(copy_views(net.grads, self.layout))
+
+    def _finite(self, what, value):
+        """`value` (a float or an array), or FloatingPointError if it is not finite: the
+        network overflowed on finite inputs (inputs near the dtype's largest value)."""
+        finite = all_finite(value) if isinstance(value, np.ndarray) else np.isfinite(value)
+        if not finite:
+            raise FloatingPointError(
+                f"{what} is not finite: the network overflowed {self.dtype.name} on these "
+                f"inputs (largest {np.finfo(self.dtype).max:.3g}); scale the inputs, or "
+                f"use dtype=np.float64")
+        return value
 
     @staticmethod
     def _dropout_flag(dropout):
@@ -364,10 +413,12 @@ class Model:
         backward(net, n, scale, training)
         return net
 
+    @_one_at_a_time
     def save(self, path, include_optimizer=True):
         """Write the model to the `.npz` file `path` (fastprop.io.save); fastprop.load
         reads it back. include_optimizer=True also stores the optimizer and its moments,
-        so that training continues exactly where it stopped."""
+        so that training continues exactly where it stopped. It waits for a fit running
+        in another thread to end, so the file is one consistent state."""
         from .io import save
         save(self, path, include_optimizer=include_optimizer)
 
@@ -381,6 +432,32 @@ class Model:
         acts = ", ".join(self.activations)
         return (f"Model({list(self.sizes)}, activations=[{acts}], loss={self.loss_name!r}, "
                 f"dtype={self.dtype.name}, params={self.n_params})")
+
+
+class _State:
+    """Everything of a model that a fit changes, kept so that a failed fit can put it
+    back: the Net (whose optimizer state arrays a newly bound optimizer replaces rather
+    than overwrites), copies of what training overwrites in place (parameters, moments,
+    step count, dropout stream) and the shuffling generator's state."""
+
+    def __init__(self, model):
+        net = model._net
+        self.net = net
+        self.optimizer = model.optimizer
+        self.trained = Snapshot(net)
+        self.trained.save(net)
+        self.opt_hyper = net.opt_hyper.copy()
+        self.rng = net.rng.copy()
+        self.shuffle = model._shuffle_rng.bit_generator.state
+
+    def restore(self, model):
+        net = self.net
+        self.trained.restore(net)
+        np.copyto(net.opt_hyper, self.opt_hyper)
+        np.copyto(net.rng, self.rng)
+        model._net = net
+        model.optimizer = self.optimizer
+        model._shuffle_rng.bit_generator.state = self.shuffle
 
 
 def copy_views(flat, layout):

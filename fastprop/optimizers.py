@@ -6,6 +6,7 @@ it trains (Model.reset_optimizer() zeroes them), so training continued by a seco
 The rules are those documented for torch.optim.
 """
 import math
+import numbers
 
 import numpy as np
 
@@ -14,18 +15,25 @@ from . import codes
 
 def _check_number(name, value, low=0.0, high=math.inf, low_open=False, high_open=False):
     """Validate a real hyperparameter in [low, high] (or open ends); return it as float."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
-                                                                     np.floating)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:      # an int beyond float's range
+        value = math.inf
     ok = (math.isfinite(value) and (value > low if low_open else value >= low)
           and (value < high if high_open else value <= high))
     if not ok:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise ValueError(f"{name} must be a finite number in {lo}{low}, {high}{hi}, "
-                         f"got {value!r}")
+        words = _range_words(low, high, low_open, high_open)
+        raise ValueError(f"{name} must be a finite number {words}, got {value!r}")
     return value
+
+
+def _range_words(low, high, low_open, high_open):
+    """'>= 0', '> 0', 'in [0, 1)': the range a number must lie in, as a reader says it."""
+    if high == math.inf:
+        return f"{'>' if low_open else '>='} {low:g}"
+    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
 
 
 def _check_betas(betas):

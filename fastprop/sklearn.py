@@ -115,16 +115,42 @@ class _BaseMLP(BaseEstimator):
         return [check_int(f"hidden_layer_sizes[{i}]", s, 1) for i, s in enumerate(sizes)]
 
     def _hidden_activations(self, n_hidden):
-        names = ([self.activation] * n_hidden if isinstance(self.activation, str)
-                 else list(self.activation))
+        names = [self.activation] * n_hidden if isinstance(self.activation, str) else None
+        if names is None:
+            try:
+                names = list(self.activation)
+            except TypeError:
+                names = [self.activation]       # refused below, with the message
         for name in names:
-            if name not in ACTIVATIONS:
+            if not isinstance(name, str) or name not in ACTIVATIONS:
                 raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)} (or a "
                                  f"list of them, one per hidden layer); got {name!r}")
+        if len(names) != n_hidden:
+            raise ValueError(f"activation must be one name or a list of {n_hidden} names "
+                             f"(one per hidden layer); got {len(names)}")
         return [ACTIVATIONS[name] for name in names]
 
+    def _check_dropout(self, n_hidden):
+        rates = [self.dropout] * n_hidden if np.ndim(self.dropout) == 0 else list(self.dropout)
+        if len(rates) != n_hidden:
+            raise ValueError(f"dropout must be one rate or a list of {n_hidden} rates "
+                             f"(one per hidden layer); got {len(rates)}")
+        for i, rate in enumerate(rates):
+            _check_number(f"dropout[{i}]", rate, 0.0, 1.0, high_open=True)
+
+    def _check_random_state(self):
+        """What _seed accepts, checked without drawing from a RandomState."""
+        state = self.random_state
+        if isinstance(state, numbers.Integral) and not isinstance(state, (bool, np.bool_)):
+            check_int("random_state", state, 0)
+        else:
+            check_random_state(state)           # None, a RandomState; raises otherwise
+
     def _check_params(self):
-        """Check every parameter that fit does not hand to Model (which checks its own);
+        """Check every parameter, on every fit and partial_fit (as scikit-learn's own
+        estimators do), also those that only shape a new network (hidden_layer_sizes,
+        activation, dropout, random_state, dtype): a continued fit ignores them, yet an
+        invalid value is refused there too rather than surfacing at some later fit.
         scikit-learn's convention: nothing is checked in __init__ or set_params."""
         check_int("max_iter", self.max_iter, 1)
         check_int("n_iter_no_change", self.n_iter_no_change, 1)
@@ -143,6 +169,10 @@ class _BaseMLP(BaseEstimator):
         if not isinstance(self.optimizer, Optimizer) and self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)} or a fastprop "
                              f"optimizer such as fastprop.SGD(0.1); got {self.optimizer!r}")
+        n_hidden = len(self._hidden_sizes())
+        self._hidden_activations(n_hidden)
+        self._check_dropout(n_hidden)
+        self._check_random_state()
 
     def _new_optimizer(self):
         if isinstance(self.optimizer, Optimizer):
@@ -165,36 +195,110 @@ class _BaseMLP(BaseEstimator):
         return min(self.batch_size, n_samples)
 
     # ------------------------------------------------------------------ training
+    def _validate_X_y(self, X, y, reset, **check):
+        """validate_data(self, X, y, ...) that leaves self untouched. With reset=True
+        validate_data sets n_features_in_ and sets or deletes feature_names_in_; that
+        runs here on a shallow copy instead, and the values come back in a dict for
+        _commit, so that data refused later (or a failed fit) cannot leave a fitted
+        estimator with the new data's feature count and its old network. reset=False
+        only compares X with the fitted attributes."""
+        if not reset:
+            X, y = validate_data(self, X, y, reset=False, **check)
+            return X, y, {}
+        scratch = object.__new__(type(self))     # no __init__, no pickling of model_
+        vars(scratch).update(vars(self))
+        X, y = validate_data(scratch, X, y, reset=True, **check)
+        return X, y, {"n_features_in_": scratch.n_features_in_,
+                      "feature_names_in_": getattr(scratch, "feature_names_in_", None)}
+
+    def _commit(self, fitted):
+        """Assign the fitted attributes of a call that succeeded, all in one place. A
+        feature_names_in_ of None means the new X had no names: the old ones go."""
+        fitted = dict(fitted)
+        if "feature_names_in_" in fitted and fitted["feature_names_in_"] is None:
+            del fitted["feature_names_in_"]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        for name, value in fitted.items():
+            setattr(self, name, value)
+
     def _fit(self, X, y, incremental, classes=None):
-        """fit (incremental=False) or partial_fit (True) on validated input."""
+        """fit (incremental=False) or partial_fit (True).
+
+        Everything that can refuse the call runs before any fitted attribute is
+        assigned: the parameters, the data, a new network's construction and its
+        training, which work on locals. Only _commit, after training returned,
+        changes the estimator, so a call that raises (refused input, an invalid
+        parameter, a FloatingPointError from diverging training, anything else)
+        leaves it as it was: an unfitted estimator stays unfitted, a fitted one keeps
+        its classes_, n_features_in_, network and curves. A continued fit (warm_start,
+        partial_fit) trains the existing model_ in place; a Model.fit that raises
+        puts the model's own state back itself."""
         self._check_params()
-        first = not hasattr(self, "model_") or not (incremental or self.warm_start)
-        X, targets, n_outputs = self._validate_training_data(X, y, first, incremental,
-                                                             classes)
+        fresh = not hasattr(self, "model_") or not (incremental or self.warm_start)
+        X, targets, n_outputs, loss, fitted = self._validate_training_data(
+            X, y, fresh, incremental, classes)
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
         l2 = self.alpha / batch_size
-        if first:
-            hidden = self._hidden_sizes()
-            dtype = X.dtype if self.dtype is None else check_dtype(self.dtype)
-            self.model_ = Model([X.shape[1], *hidden, n_outputs],
-                                activation=self._hidden_activations(len(hidden)),
-                                loss=self._loss, dtype=dtype, seed=self._seed(),
-                                dropout=self.dropout, l2=l2)
-            self.n_outputs_ = n_outputs
-            self.n_layers_ = len(hidden) + 2
-            self.n_iter_ = 0
-            self.t_ = 0
-            self.loss_curve_ = []
-            self.best_loss_ = None
-            self.validation_loss_curve_ = None
-            self.best_validation_loss_ = None
-        elif n_outputs != self.n_outputs_:
-            raise ValueError(f"y has {n_outputs} outputs but the network was fitted with "
-                             f"{self.n_outputs_}")
+        if fresh:
+            # a RandomState random_state gives the Model its seed by a draw; a call that
+            # fails does not consume it, so that retrying gives the same network
+            rng = self.random_state
+            rng_state = rng.get_state() if isinstance(rng, np.random.RandomState) else None
+            try:
+                model, history = self._train_new(X, targets, n_outputs, loss, batch_size,
+                                                 l2, incremental)
+            except BaseException:
+                if rng_state is not None:
+                    rng.set_state(rng_state)
+                raise
+            fitted.update(model_=model, n_outputs_=n_outputs, n_layers_=len(model.sizes),
+                          n_iter_=0, t_=0, loss_curve_=[], best_loss_=None,
+                          validation_loss_curve_=None, best_validation_loss_=None)
+        else:
+            if n_outputs != self.n_outputs_:
+                raise ValueError(f"y has {n_outputs} outputs but the network was fitted "
+                                 f"with {self.n_outputs_}")
+            history = self._train(self.model_, X, targets, batch_size, l2, incremental)
+            fitted.update(n_iter_=self.n_iter_, t_=self.t_, loss_curve_=self.loss_curve_,
+                          best_loss_=self.best_loss_,
+                          validation_loss_curve_=self.validation_loss_curve_,
+                          best_validation_loss_=self.best_validation_loss_)
 
+        fitted["n_iter_"] += history.epochs
+        fitted["t_"] += history.epochs * history.samples
+        # a new list: the one a caller may hold from before stays as it was
+        fitted["loss_curve_"] = fitted["loss_curve_"] + [float(v) for v in history.loss]
+        if history.val_loss:
+            fitted["validation_loss_curve_"] = [float(v) for v in history.val_loss]
+            fitted["best_validation_loss_"] = min(fitted["validation_loss_curve_"])
+            fitted["best_loss_"] = None
+        elif fitted["loss_curve_"]:
+            fitted["best_loss_"] = min(fitted["loss_curve_"])
+        self._commit(fitted)
+        # after the commit: the fit is complete (a continued model_ is already trained),
+        # so a warning turned into an error reports on a consistent estimator
+        if not incremental and history.stopped_epoch is None and not history.interrupted:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                          f"reached and the optimization hasn't converged yet.",
+                          ConvergenceWarning, stacklevel=3)
+        return self
+
+    def _train_new(self, X, targets, n_outputs, loss, batch_size, l2, incremental):
+        """A new network for X, trained: (model, history). Nothing of self changes
+        (bar the draw of a seed from a RandomState random_state)."""
+        hidden = self._hidden_sizes()
+        dtype = X.dtype if self.dtype is None else check_dtype(self.dtype)
+        model = Model([X.shape[1], *hidden, n_outputs],
+                      activation=self._hidden_activations(len(hidden)), loss=loss,
+                      dtype=dtype, seed=self._seed(), dropout=self.dropout, l2=l2)
+        return model, self._train(model, X, targets, batch_size, l2, incremental)
+
+    def _train(self, model, X, targets, batch_size, l2, incremental):
+        """model.fit as this estimator's parameters say; returns the History."""
         if incremental:        # one epoch; the same optimizer object continues its moments
-            optimizer = self._new_optimizer() if self.model_.optimizer is None else None
+            optimizer = self._new_optimizer() if model.optimizer is None else None
             stopping = {"epochs": 1}
         elif self.early_stopping:
             optimizer = self._new_optimizer()
@@ -206,24 +310,9 @@ class _BaseMLP(BaseEstimator):
             stopping = {"epochs": self.max_iter, "early_stopping": True, "monitor": "loss",
                         "restore_best": False, "patience": self.n_iter_no_change,
                         "min_delta": float(self.tol)}
-        history = self.model_.fit(X, targets, batch_size=batch_size, optimizer=optimizer,
-                                  shuffle=bool(self.shuffle), verbose=1 if self.verbose else 0,
-                                  l2=l2, **stopping)
-
-        self.n_iter_ += history.epochs
-        self.t_ += history.epochs * history.samples
-        self.loss_curve_ = self.loss_curve_ + [float(v) for v in history.loss]
-        if history.val_loss:
-            self.validation_loss_curve_ = [float(v) for v in history.val_loss]
-            self.best_validation_loss_ = min(self.validation_loss_curve_)
-            self.best_loss_ = None
-        elif self.loss_curve_:
-            self.best_loss_ = min(self.loss_curve_)
-        if not incremental and history.stopped_epoch is None and not history.interrupted:
-            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                          f"reached and the optimization hasn't converged yet.",
-                          ConvergenceWarning, stacklevel=3)
-        return self
+        return model.fit(X, targets, batch_size=batch_size, optimizer=optimizer,
+                         shuffle=bool(self.shuffle), verbose=1 if self.verbose else 0,
+                         l2=l2, **stopping)
 
     def fit(self, X, y):
         """Train on (X, y) for up to max_iter epochs; with warm_start=True a fitted
@@ -284,12 +373,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         tags.classifier_tags.multi_label = True    # a 0/1 indicator matrix y
         return tags
 
-    @property
-    def _loss(self):
-        return "binary_cross_entropy" if self._multilabel else "cross_entropy"
-
-    def _validate_training_data(self, X, y, first, incremental, classes):
-        X, y = validate_data(self, X, y, reset=first, multi_output=True, dtype=FLOAT_DTYPES)
+    def _validate_training_data(self, X, y, fresh, incremental, classes):
+        """(X, targets, n_outputs, loss, fitted): the checked data, the targets as
+        Model.fit takes them, and for a fresh fit the fitted attributes the data set
+        (n_features_in_, feature_names_in_, classes_, _multilabel), which _fit commits
+        only once training has succeeded."""
+        X, y, fitted = self._validate_X_y(X, y, fresh, multi_output=True,
+                                          dtype=FLOAT_DTYPES)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -298,36 +388,40 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError(f"{type(self).__name__} takes class labels (binary or "
                              f"multiclass) or a multilabel indicator matrix; got {kind} y")
         multilabel = kind == "multilabel-indicator"
-        if first:
-            self._multilabel = multilabel
+        if fresh:
             if multilabel:
-                self.classes_ = np.arange(y.shape[1])
+                known = np.arange(y.shape[1])
             elif incremental:
                 if classes is None:
                     raise ValueError("classes must be passed on the first call to "
                                      "partial_fit.")
-                self.classes_ = unique_labels(classes)
+                known = unique_labels(classes)
             else:
-                self.classes_ = unique_labels(y)
-        elif multilabel != self._multilabel:
-            raise ValueError(f"y is {'a multilabel indicator' if multilabel else 'labels'} "
-                             f"but the estimator was fitted on "
-                             f"{'a multilabel indicator' if self._multilabel else 'labels'}")
-        elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
-            raise ValueError(f"`classes={classes!r}` is not the same as on the first call "
-                             f"to partial_fit, was: {self.classes_!r}")
+                known = unique_labels(y)
+            fitted.update(classes_=known, _multilabel=multilabel)
+        else:
+            known = self.classes_
+            if multilabel != self._multilabel:
+                raise ValueError(
+                    f"y is {'a multilabel indicator' if multilabel else 'labels'} but the "
+                    f"estimator was fitted on "
+                    f"{'a multilabel indicator' if self._multilabel else 'labels'}")
+            if classes is not None and not np.array_equal(known, unique_labels(classes)):
+                raise ValueError(f"`classes={classes!r}` is not the same as on the first "
+                                 f"call to partial_fit, was: {known!r}")
+        loss = "binary_cross_entropy" if multilabel else "cross_entropy"
         if multilabel:
-            if y.shape[1] != len(self.classes_):
+            if y.shape[1] != len(known):
                 raise ValueError(f"y has {y.shape[1]} labels but the estimator was fitted "
-                                 f"with {len(self.classes_)}")
-            return X, y.astype(X.dtype), len(self.classes_)
-        unknown = np.setdiff1d(unique_labels(y), self.classes_)
+                                 f"with {len(known)}")
+            return X, y.astype(X.dtype), len(known), loss, fitted
+        unknown = np.setdiff1d(unique_labels(y), known)
         if unknown.size:
             what = ("`classes` given to the first partial_fit" if incremental
                     else "the previous fit")
             raise ValueError(f"y has classes {unknown!r} that are not in {what}: "
-                             f"{self.classes_!r}")
-        return X, np.searchsorted(self.classes_, y).astype(np.int64), len(self.classes_)
+                             f"{known!r}")
+        return (X, np.searchsorted(known, y).astype(np.int64), len(known), loss, fitted)
 
     def partial_fit(self, X, y, classes=None):
         """One epoch over (X, y), continuing the weights and the optimizer's moments.
@@ -363,19 +457,19 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     n_iter_, t_, best_loss_, validation_loss_curve_ and best_validation_loss_ (with
     early_stopping), n_layers_, n_outputs_, out_activation_.
     """
-    _loss = "mse"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True      # y of shape (n_samples, n_targets)
         return tags
 
-    def _validate_training_data(self, X, y, first, incremental, classes):
-        X, y = validate_data(self, X, y, reset=first, multi_output=True, y_numeric=True,
-                             dtype=FLOAT_DTYPES)
+    def _validate_training_data(self, X, y, fresh, incremental, classes):
+        """(X, targets, n_outputs, loss, fitted), as MLPClassifier's."""
+        X, y, fitted = self._validate_X_y(X, y, fresh, multi_output=True, y_numeric=True,
+                                          dtype=FLOAT_DTYPES)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        return X, y, 1 if y.ndim == 1 else y.shape[1]
+        return X, y, 1 if y.ndim == 1 else y.shape[1], "mse", fitted
 
     def partial_fit(self, X, y):
         """One epoch over (X, y), continuing the weights and the optimizer's moments."""

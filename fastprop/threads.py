@@ -63,7 +63,8 @@ def training_threads(n):
         finally:
             _release_blas()
     finally:
-        if previous != n:
+        # the body may have changed it too (thread_choice.py)
+        if numba.get_num_threads() != previous:
             numba.set_num_threads(previous)
 
 

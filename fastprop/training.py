@@ -2,8 +2,10 @@
 stopping, callbacks, progress, interrupts and divergence. Python runs once per chunk of
 batches (at most config.CHUNK_SECONDS of compiled work) and once per epoch, never per
 step. Which compiled walk trains a run is chosen here, so a run compiles only it."""
+import numbers
 import time
 
+import numba
 import numpy as np
 
 from . import codes, config
@@ -12,7 +14,9 @@ from .kernels.narrow import WIDTH, train_online_sgd_narrow
 from .kernels.network import evaluate_rows
 from .kernels.tiled import train_batches, train_batches_parallel
 from .layout import N_IN, N_OUT
+from .optimizers import _check_number as check_number
 from .schedules import Constant, Schedule
+from .thread_choice import ThreadChoice
 from .threads import parallel_section, resolve_threads, training_threads
 from .tile_bits import cuts_keep_bits
 from .tiles import (is_cut, make_tiles, most_tasks, share_gradient_tiles, tiles_of,
@@ -44,10 +48,7 @@ class FitOptions:
             raise TypeError(f"early_stopping must be True or False, got {early_stopping!r}")
         self.early_stopping = bool(early_stopping)
         self.patience = check_int("patience", patience, 0)
-        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) \
-                or not np.isfinite(min_delta) or min_delta < 0:
-            raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
-        self.min_delta = float(min_delta)
+        self.min_delta = check_number("min_delta", min_delta)
         if not isinstance(restore_best, (bool, np.bool_)):
             raise TypeError(f"restore_best must be True or False, got {restore_best!r}")
         self.restore_best = bool(restore_best)
@@ -83,11 +84,10 @@ class FitOptions:
                 raise ValueError("validation_data must be a pair (X_val, y_val)")
             X_val, Y_val = model._data(*validation_data, name="validation_data")
             return X, Y, X_val, Y_val
-        if validation_split:
-            if isinstance(validation_split, bool) or not isinstance(
-                    validation_split, (int, float)) or not 0 < validation_split < 1:
-                raise ValueError(f"validation_split must be a fraction in (0, 1), got "
-                                 f"{validation_split!r}")
+        if validation_split is not None and not (
+                isinstance(validation_split, numbers.Real) and validation_split == 0):
+            validation_split = check_number("validation_split", validation_split, 0.0, 1.0,
+                                            low_open=True, high_open=True)
             n = X.shape[0]
             n_val = int(round(n * validation_split))
             if n_val < 1 or n_val >= n:
@@ -101,7 +101,7 @@ class FitOptions:
         return X, Y, None, None
 
 
-class _Snapshot:
+class Snapshot:
     """A copy of the trainable state (parameters, optimizer moments and step count),
     kept in preallocated arrays."""
 
@@ -137,6 +137,14 @@ class FitState:
         self.chunk_batches = {}     # batch size -> batches per compiled call
         self.plans = None           # (batch size, blas_min), cut Tiles, whole Tiles
         self.in_order = None
+        self.choice = None          # (batch size, threads), ThreadChoice
+
+    def thread_choice(self, batch_size, threads):
+        """The ThreadChoice of runs of this batch size and thread count, kept across
+        fits so that its measurements and probe interval carry over."""
+        if self.choice is None or self.choice[0] != (batch_size, threads):
+            self.choice = ((batch_size, threads), ThreadChoice(threads))
+        return self.choice[1]
 
     def ordered(self, n):
         """0, 1, ..., n-1 (int64), made once per size: the kernels only read it."""
@@ -206,16 +214,16 @@ def run_fit(model, opts):
 
 
 def _run_epochs(model, opts, walk):
-    trainer, tiles, _ = walk
+    trainer, tiles, threads = walk
     state = model._fit_state
     net = model._net
     X, Y = opts.X, opts.Y
     n = X.shape[0]
     batch_size = min(opts.batch_size, n)
     n_batches = -(-n // batch_size)
+    choice = state.thread_choice(batch_size, threads) if threads > 1 else None
     history = History(samples=n)
-    checkpoint = _Snapshot(net)
-    best = _Snapshot(net) if opts.early_stopping and opts.restore_best else None
+    best = Snapshot(net) if opts.early_stopping and opts.restore_best else None
     best_value = np.inf
     waited = 0
     base_lr = float(net.opt_hyper[0])
@@ -238,8 +246,11 @@ def _run_epochs(model, opts, walk):
                    if opts.verbose else None)
             b = 0
             while b < n_batches:
-                stop = min(b + chunk, n_batches)
-                checkpoint.save(net)
+                count, batches, probe = (choice.next(chunk) if choice
+                                         else (threads, chunk, False))
+                if choice:
+                    numba.set_num_threads(count)
+                stop = min(b + batches, n_batches)
                 t0 = time.perf_counter()
                 if tiles is None:
                     cost, correct, bad = trainer(net, X, Y, order, batch_size, b, stop,
@@ -249,19 +260,22 @@ def _run_epochs(model, opts, walk):
                                                  stop, cost, correct)
                 elapsed = time.perf_counter() - t0
                 if bad >= 0 or not all_finite(net.params):
-                    checkpoint.restore(net)
                     where = (f"step {bad + 1} of {n_batches}" if bad >= 0
                              else f"steps {b + 1}-{stop} of {n_batches}")
+                    # Model.fit puts the whole model back as it was before the call
                     raise FloatingPointError(
                         f"training diverged: non-finite cost in epoch {epoch + 1}, {where}; "
-                        f"parameters restored to before step {b + 1} of that epoch "
-                        f"(try a smaller learning rate)")
+                        f"the model is as it was before this fit (try a smaller learning "
+                        f"rate)")
                 done = min(stop * batch_size, n)
                 if opts.verbose:
                     bar.update(done - min(b * batch_size, n))
                     bar.set_postfix(loss=f"{cost / done:.4g}", refresh=False)
-                chunk = max(1, int((stop - b) * config.CHUNK_SECONDS / max(elapsed, 1e-9)))
-                state.chunk_batches[batch_size] = chunk
+                if choice:
+                    choice.record(count, probe, elapsed, stop - b)
+                if not probe:
+                    chunk = max(1, int((stop - b) * config.CHUNK_SECONDS / max(elapsed, 1e-9)))
+                    state.chunk_batches[batch_size] = chunk
                 b = stop
             if bar is not None:
                 bar.close()

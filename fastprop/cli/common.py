@@ -2,10 +2,12 @@
 mechanism, and the argparse option types."""
 import argparse
 import contextlib
+import os
 
 import numpy as np
 
 import fastprop as fp
+from fastprop import config
 
 PROG = "fastprop"
 
@@ -38,6 +40,7 @@ MAX_GUESSED_CLASSES = 20   # an integer target with at most this many values is 
 EXIT_ERROR = 1        # training failed (diverged), or an output could not be written
 EXIT_USAGE = 2        # user mistake
 EXIT_INTERRUPTED = 130
+INT64_MAX = 2**63 - 1      # the kernels index parameters and units with int64
 
 
 class UsageError(Exception):
@@ -58,6 +61,59 @@ def user_errors():
         yield
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from err
+
+
+# ---------------------------------------------------------------- memory
+def network_size(sizes, dtype, rows):
+    """(parameters, bytes) of a Model of these layer sizes: parameters, gradients and two
+    optimizer moments per parameter, plus a workspace of four arrays as wide as all the
+    layers together for `rows` samples. A lower bound on what building and fitting take."""
+    sizes = [int(s) for s in sizes]
+    n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    rows = max(int(rows), config.DEFAULT_CAPACITY)
+    n_values = 4 * n_params + rows * (4 * sum(sizes) + sizes[-1])
+    return n_params, n_values * np.dtype(dtype).itemsize
+
+
+def physical_memory():
+    """This machine's memory in bytes, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _gib(nbytes):
+    gib = nbytes / 2**30
+    return f"{gib:,.0f} GiB" if gib >= 10 else f"{gib:.3g} GiB"
+
+
+def check_network_fits(sizes, dtype, rows, what):
+    """Refuse, before allocating anything, a network larger than this machine's memory
+    (`what` names its origin, such as the --layers option): an allocation that large
+    fails, or succeeds lazily and gets the process killed once it is touched."""
+    n_params, nbytes = network_size(sizes, dtype, rows)
+    memory = physical_memory()
+    if n_params > INT64_MAX:
+        reason = "more parameters than a 64-bit count can index"
+    elif memory is not None and nbytes > memory:
+        reason = f"this machine has {_gib(memory)}"
+    else:
+        return
+    raise UsageError(f"{what}: a network of {n_params:,} parameters needs at least "
+                     f"{_gib(nbytes)}; {reason} (choose smaller layers)")
+
+
+@contextlib.contextmanager
+def out_of_memory(sizes, dtype, rows, what):
+    """Turn a failed allocation while building or fitting the network into UsageError."""
+    try:
+        yield
+    except (MemoryError, OverflowError):
+        n_params, nbytes = network_size(sizes, dtype, rows)
+        raise UsageError(f"{what}: a network of {n_params:,} parameters needs at least "
+                         f"{_gib(nbytes)}; there is not enough free memory for it (choose "
+                         f"smaller layers or --batch-size)") from None
 
 
 # ---------------------------------------------------------------- option types
@@ -112,6 +168,15 @@ def layer_widths(text):
     if widths is None or any(w < 1 for w in widths):
         raise argparse.ArgumentTypeError(
             f"expected comma-separated positive integers such as 128 or 256,128; got {text!r}")
+    too_wide = [w for w in widths if w > INT64_MAX]
+    if too_wide:
+        raise argparse.ArgumentTypeError(
+            f"the width {too_wide[0]} is larger than a 64-bit integer (at most {INT64_MAX})")
+    between = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+    if sum(widths) > INT64_MAX or between > INT64_MAX:
+        raise argparse.ArgumentTypeError(
+            f"{text}: the hidden layers alone would have {between:,} parameters, more than "
+            f"a 64-bit count can index")
     return widths
 
 

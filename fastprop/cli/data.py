@@ -220,9 +220,56 @@ def split(X, y, task, seed, test_fraction=0.25):
         raise UsageError(f"cannot split {len(X)} samples for testing: {err}") from None
 
 
-def standardise(train, test):
-    """Scale columns by the training part's mean and std (std 0 counts as 1)."""
-    mean = train.mean(axis=0)
-    std = train.std(axis=0)
+def standardise(train, test, dtype=np.float64, source="the data", names=None):
+    """Scale columns by the training part's mean and std (std 0 counts as 1); refuse a
+    test value that lands outside the model's `dtype` once scaled."""
+    mean, std = column_stats(train)
+    test_scaled = scaled(test, mean, std)
+    check_in_range(test_scaled, test, dtype, source, names, (mean, std))
+    return scaled(train, mean, std), test_scaled, mean, std
+
+
+def column_stats(values):
+    """(mean, std) along axis 0, std 0 counting as 1. Columns whose sums or squares
+    overflow (finite values near the float64 limit) are computed again divided by their
+    largest magnitude, so huge but finite data gets finite statistics."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = values.mean(axis=0), values.std(axis=0)
+    flat = values.reshape(len(values), int(np.prod(values.shape[1:])))
+    mean, std = np.array(mean, np.float64).reshape(-1), np.array(std, np.float64).reshape(-1)
+    redo = ~(np.isfinite(mean) & np.isfinite(std))
+    if redo.any() and len(values):
+        big = np.abs(flat[:, redo]).max(axis=0)
+        unit = flat[:, redo] / big
+        mean[redo], std[redo] = unit.mean(axis=0) * big, unit.std(axis=0) * big
     std = np.where(std == 0, 1.0, std)
-    return (train - mean) / std, (test - mean) / std, mean, std
+    return mean.reshape(values.shape[1:]), std.reshape(values.shape[1:])
+
+
+def scaled(values, mean, scale):
+    """(values - mean) / scale without overflow in the difference: where it overflows
+    (values and mean of opposite sign near the float64 limit), halves are subtracted."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = (values - mean) / scale
+        bad = ~np.isfinite(out)
+        if bad.any():
+            out = np.where(bad, (values * 0.5 - mean * 0.5) / scale * 2.0, out)
+    return out
+
+
+def check_in_range(result, values, dtype, source, names=None, scaling=None):
+    """UsageError naming the first column whose (scaled) `result` is not finite in the
+    model's `dtype`; `values` are the numbers as read, `scaling` the (mean, scale) used."""
+    limit = np.finfo(dtype).max
+    bad = ~(np.abs(result) <= limit)
+    if not bad.any():
+        return
+    i, j = np.argwhere(bad)[0]
+    column = repr(names[j]) if names is not None else str(j)
+    if scaling is None:
+        raise UsageError(f"{source}: column {column} holds {values[i, j]:.6g}, beyond the "
+                         f"range of the model's {np.dtype(dtype).name}")
+    mean, scale = scaling
+    raise UsageError(f"{source}: column {column} holds {values[i, j]:.6g}, too far from the "
+                     f"training data (mean {mean[j]:.6g}, std {scale[j]:.6g}) to "
+                     f"standardise in {np.dtype(dtype).name}")

@@ -1,6 +1,7 @@
 """`fastprop predict`: apply a saved model to a CSV or .npz file."""
 import contextlib
 import csv
+import json
 import os
 import sys
 
@@ -8,8 +9,8 @@ import numpy as np
 
 from fastprop import io as fpio
 
-from .common import EXIT_ERROR, PROG, UsageError
-from .data import csv_numbers, read_csv_fields, read_data
+from .common import EXIT_ERROR, PROG, UsageError, network_size, user_errors
+from .data import check_in_range, csv_numbers, read_csv_fields, read_data, scaled
 from .train import check_output_path, predicted_classes
 
 
@@ -21,8 +22,10 @@ def add_predict_parser(subparsers):
         description="Apply a model saved by `fastprop train --out` (or Model.save) to a CSV "
                     "or .npz file and write one prediction per sample as CSV: class labels "
                     "for classifiers (probabilities with --proba), values for regression. "
-                    "A CSV with a header row is matched to the model's feature names, so "
-                    "extra columns (such as the target) are ignored.")
+                    "When the model knows its feature names, a CSV with a header row must "
+                    "name every one of them: its columns are matched by name, in any order, "
+                    "and extra columns (such as the target) are ignored. A CSV without a "
+                    "header row, or an .npz file, is taken by position.")
     p.add_argument("model", metavar="MODEL.npz", help="a saved fastprop model")
     p.add_argument("data", metavar="DATA", help="a CSV file or an .npz file (array X)")
     p.add_argument("--out", metavar="FILE",
@@ -40,56 +43,167 @@ def load_model(path):
         raise UsageError(f"no such model file: {path}") from None
     except ValueError as err:
         raise UsageError(str(err)) from None
+    except OverflowError:
+        raise UsageError(f"cannot load {path}: its layer sizes are beyond what a 64-bit "
+                         f"count can index") from None
+    except MemoryError as err:
+        sizes = _stored_sizes(path)
+        what = f"a network of {network_size(sizes, np.float32, 0)[0]:,} parameters" \
+            if sizes is not None else "its network"
+        raise UsageError(f"cannot load {path}: not enough memory for {what} ({err})") from None
 
 
-def features_for(model, extra, path):
-    """The model's input matrix from the data file `path`, matched by column name where
-    both sides have names, else by position; then standardised as in training."""
+def _stored_sizes(path):
+    """The layer sizes a model file claims, or None where they cannot be read."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            sizes = json.loads(str(npz["meta"]))["layer_sizes"]
+    except Exception:           # only for a message: the loader has already failed
+        return None
+    return sizes if all(type(s) is int and s > 0 for s in sizes) else None
+
+
+def check_preprocessing(model, extra, path):
+    """The preprocessing arrays saved beside the model (see `train --out`), checked
+    against the model once: a dict with x_mean/x_scale and y_mean/y_scale as float64
+    (n_in,) and (n_out,) arrays, classes, feature_names (a list of str) and
+    target_name (str), each only where stored. Anything that does not fit the model is a
+    UsageError naming the file, so that predictions never come from misfit arrays."""
+    n_in, n_out = model.sizes[0], model.sizes[-1]
+
+    def fail(message):
+        raise UsageError(f"{path}: the stored preprocessing does not fit the model: "
+                         f"{message}")
+
+    for mean, scale in (("x_mean", "x_scale"), ("y_mean", "y_scale")):
+        if (mean in extra) != (scale in extra):
+            have, lack = (mean, scale) if mean in extra else (scale, mean)
+            fail(f"extra.{have} without extra.{lack}")
+    if model.is_classifier and "y_mean" in extra:
+        fail("extra.y_mean and y_scale scale a regression target, but the model is a "
+             "classifier")
+    if not model.is_classifier and "classes" in extra:
+        fail("extra.classes holds class labels, but the model does regression")
+
+    checked = {}
+    for name, width, what in (("x_mean", n_in, "input"), ("x_scale", n_in, "input"),
+                              ("y_mean", n_out, "output"), ("y_scale", n_out, "output")):
+        if name not in extra:
+            continue
+        value = extra[name]
+        if value.dtype.kind not in "iuf":
+            fail(f"extra.{name} holds {value.dtype}, not numbers")
+        if value.shape != (width,):
+            fail(f"extra.{name} has shape {value.shape}; the model has {width} {what}"
+                 f"{'s' if width != 1 else ''}")
+        value = value.astype(np.float64)
+        bad = ~np.isfinite(value) | ((value <= 0) if name.endswith("scale") else False)
+        if bad.any():
+            k = int(np.argmax(bad))
+            fail(f"extra.{name}[{k}] is {value[k]}; it must be finite"
+                 + (" and positive" if name.endswith("scale") else ""))
+        checked[name] = value
+
+    if "classes" in extra:
+        classes = extra["classes"]
+        expected = 2 if model.loss_name == "binary_cross_entropy" and n_out == 1 else n_out
+        if classes.ndim != 1 or classes.dtype.kind not in "biufUS":
+            fail(f"extra.classes must be a list of labels; it is {classes.dtype} "
+                 f"{classes.shape}")
+        if len(classes) != expected:
+            fail(f"extra.classes holds {len(classes)} labels but the model predicts "
+                 f"{expected} classes")
+        if len(np.unique(classes)) != len(classes):
+            fail("extra.classes repeats a label")
+        checked["classes"] = classes.astype(str) if classes.dtype.kind == "S" else classes
+
+    if "feature_names" in extra:
+        names = extra["feature_names"]
+        if names.ndim != 1 or names.dtype.kind not in "US":
+            fail(f"extra.feature_names must be a list of names; it is {names.dtype} "
+                 f"{names.shape}")
+        names = [str(n) for n in names.astype(str)]
+        if len(names) != n_in:
+            fail(f"extra.feature_names holds {len(names)} names; the model has {n_in} "
+                 f"input{'s' if n_in != 1 else ''}")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            fail(f"extra.feature_names repeats {', '.join(map(repr, repeated[:5]))}")
+        checked["feature_names"] = names
+
+    if "target_name" in extra:
+        target = extra["target_name"]
+        if target.ndim != 0 or target.dtype.kind not in "US":
+            fail(f"extra.target_name must be one name; it is {target.dtype} {target.shape}")
+        checked["target_name"] = str(target.astype(str))
+    return checked
+
+
+def features_for(model, prep, path):
+    """The model's input matrix from the data file `path` (see `_csv_features`), then
+    standardised as in training; `prep` is what `check_preprocessing` returned."""
     n_in = model.sizes[0]
+    names = prep.get("feature_names")
     if path.lower().endswith(".npz"):
         X = read_data(path, need_target=False).X
     else:
-        X = _csv_features(path, n_in, extra)
+        X, header_names = _csv_features(path, n_in, prep)
+        names = header_names if header_names is not None else names
     if X.shape[1] != n_in:
         hint = (" (remove the target column, or give the file a header row)"
                 if X.shape[1] == n_in + 1 else "")
         raise UsageError(f"{path} has {X.shape[1]} feature columns but the model takes "
                          f"{n_in}{hint}")
-    if "x_mean" in extra:
-        X = (X - extra["x_mean"]) / extra["x_scale"]
-    return X
+    scaling = (prep["x_mean"], prep["x_scale"]) if "x_mean" in prep else None
+    result = scaled(X, *scaling) if scaling is not None else X
+    check_in_range(result, X, model.dtype, path, names, scaling)
+    return result
 
 
-def _csv_features(path, n_in, extra):
-    """The feature columns of a CSV for the model: by name when the model knows its
-    feature names and the file has a header holding them all; without the target
-    column when that is the one column too many; else every column, by position."""
+def _csv_features(path, n_in, prep):
+    """(feature matrix, column names or None) of a CSV for the model. When the model
+    knows its feature names and the file has a header, the columns are taken by name and
+    every name must be there: a header that does not match is refused, never read by
+    position. Otherwise by position, without the target column when that is the one
+    column too many."""
     header, rows = read_csv_fields(path)
     width = len(rows[0])
     columns = list(range(width))
-    names = [str(n) for n in extra["feature_names"]] if "feature_names" in extra else None
-    target = str(extra["target_name"]) if "target_name" in extra else None
+    names = prep.get("feature_names")
+    target = prep.get("target_name")
     if header is not None and names is not None:
         missing = [n for n in names if n not in header]
-        if not missing:
-            columns = [header.index(n) for n in names]
-        elif width != n_in:
+        if missing:
             raise UsageError(f"{path} lacks the column{'s' if len(missing) > 1 else ''} "
-                             f"{', '.join(map(repr, missing[:5]))} the model was trained on")
+                             f"{', '.join(map(repr, missing[:5]))}"
+                             f"{' ...' if len(missing) > 5 else ''} the model was trained "
+                             f"on (its columns are {', '.join(header[:10])}"
+                             f"{', ...' if len(header) > 10 else ''})")
+        repeated = [n for n in names if header.count(n) > 1]
+        if repeated:
+            raise UsageError(f"{path} has more than one column named {repeated[0]!r}")
+        columns = [header.index(n) for n in names]
     elif header is not None and target in header and width == n_in + 1:
         columns.remove(header.index(target))
-    return csv_numbers(path, header, rows, columns)
+    used = [header[j] for j in columns] if header is not None else None
+    return csv_numbers(path, header, rows, columns), used
 
 
 def cmd_predict(args):
     """Run `fastprop predict`: load the model, read and scale the data, write predictions."""
     model, extra = load_model(args.model)
+    prep = check_preprocessing(model, extra, args.model)
     if args.out is not None:
         check_output_path(args.out, "--out")
-    X = features_for(model, extra, args.data)
-    out = model.predict(X)
-    classes = extra.get("classes")
-    target = str(extra["target_name"]) if "target_name" in extra else "prediction"
+    X = features_for(model, prep, args.data)
+    try:
+        with user_errors():
+            out = model.predict(X)
+    except MemoryError:
+        raise UsageError(f"not enough memory to predict {len(X):,} samples of "
+                         f"{args.data} at once") from None
+    classes = prep.get("classes")
+    target = prep.get("target_name", "prediction")
     if model.is_classifier and args.proba:
         if model.loss_name == "binary_cross_entropy" and out.shape[1] == 1:
             out = np.column_stack([1 - out[:, 0], out[:, 0]])
@@ -101,14 +215,15 @@ def cmd_predict(args):
             header = [f"{target}_{k}" for k in range(out.shape[1])]
             values = (out > 0.5).astype(np.int64)
         else:
-            index = predicted_classes(model, X)
+            index = predicted_classes(model, X, out)
             header, values = [target], (classes[index] if classes is not None else index)
     else:
         if args.proba:
             raise UsageError("--proba needs a classifier; this model does regression")
         values = out.astype(np.float64)
-        if "y_mean" in extra:
-            values = values * extra["y_scale"] + extra["y_mean"]
+        if "y_mean" in prep:
+            with np.errstate(over="ignore"):    # beyond float64: written as inf
+                values = values * prep["y_scale"] + prep["y_mean"]
         header = [target] if values.shape[1] == 1 else \
             [f"{target}_{k}" for k in range(values.shape[1])]
         if values.shape[1] == 1:

@@ -1,5 +1,6 @@
 """`fastprop train`: fit a model on a data set or file, report its metrics and
 throughput, save it and plot its curves."""
+import functools
 import importlib.util
 import os
 import sys
@@ -21,15 +22,18 @@ from .common import (
     OPTIMIZERS,
     PROG,
     UsageError,
+    check_network_fits,
     dropout_rates,
     fraction,
     layer_widths,
     non_negative_int,
+    out_of_memory,
     positive_float,
     positive_int,
     user_errors,
 )
-from .data import choose_task, load_dataset, read_data, split, standardise
+from .data import (choose_task, column_stats, load_dataset, read_data, scaled, split,
+                   standardise)
 
 
 # ---------------------------------------------------------------- results
@@ -40,19 +44,26 @@ def accuracy(model, X, labels):
     return correct / len(labels), correct
 
 
-def predicted_classes(model, X):
-    """Class indices: argmax of softmax outputs, or sigmoid > 0.5 for one output."""
-    out = model.predict(X)
+def predicted_classes(model, X, out=None):
+    """Class indices: argmax of softmax outputs, or sigmoid > 0.5 for one output;
+    `out` is model.predict(X) where the caller has it already."""
+    out = model.predict(X) if out is None else out
     if model.loss_name == "binary_cross_entropy":
         return (out[:, 0] > 0.5).astype(np.int64)
     return out.argmax(axis=1)
 
 
 def regression_scores(predicted, y):
-    """(R^2, MSE) of predictions against targets (averaged over columns)."""
-    residual = y - predicted
-    mse = float(np.mean(residual ** 2))
-    total = float(np.sum((y - y.mean(axis=0)) ** 2))
+    """(R^2, MSE) of predictions against targets (averaged over columns). Computed on
+    values divided by the largest target magnitude, so that targets near the float64
+    limit give a finite R^2 (and an MSE that is infinite only when it is too large)."""
+    big = float(np.abs(y).max()) if y.size else 0.0
+    big = big if 0 < big < float("inf") else 1.0
+    unit = y / big
+    with np.errstate(over="ignore", invalid="ignore"):
+        residual = unit - predicted / big
+        mse = float(np.mean(residual ** 2)) * big * big
+    total = float(np.sum((unit - unit.mean(axis=0)) ** 2))
     r2 = 1.0 - float(np.sum(residual ** 2)) / total if total > 0 else float("nan")
     return r2, mse
 
@@ -132,16 +143,16 @@ def prepare(table, task, loss, args):
         n_out = 1 if y.ndim == 1 else y.shape[1]
 
     X_train, X_test, y_train, y_test = split(table.X, y, task, args.seed, args.test_split)
-    X_train, X_test, x_mean, x_scale = standardise(X_train, X_test)
+    X_train, X_test, x_mean, x_scale = standardise(X_train, X_test, DTYPES[args.dtype],
+                                                   table.source, table.feature_names)
     extra.update(x_mean=x_mean, x_scale=x_scale)
     if task == "classification":
         targets = y_train.astype(np.float64) if loss == "binary_cross_entropy" else y_train
     else:
         # Targets are standardised too so that default learning rates behave; the
         # scores are reported in the data's own units.
-        y_mean = y_train.mean(axis=0)
-        y_scale = np.where(y_train.std(axis=0) == 0, 1.0, y_train.std(axis=0))
-        targets = (y_train - y_mean) / y_scale
+        y_mean, y_scale = column_stats(y_train)
+        targets = scaled(y_train, y_mean, y_scale)
         extra.update(y_mean=np.atleast_1d(y_mean), y_scale=np.atleast_1d(y_scale))
     if table.feature_names is not None:
         extra["feature_names"] = np.array(table.feature_names)
@@ -171,7 +182,8 @@ def report(model, history, X_test, y_test, extra, epochs):
         acc, correct = accuracy(model, X_test, y_test)
         print(f"test accuracy: {acc:.4f} ({correct}/{len(y_test)})")
     elif len(X_test):
-        out = model.predict(X_test).astype(np.float64) * extra["y_scale"] + extra["y_mean"]
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = model.predict(X_test).astype(np.float64) * extra["y_scale"] + extra["y_mean"]
         r2, mse = regression_scores(out[:, 0] if y_test.ndim == 1 else out, y_test)
         print(f"test R^2: {r2:.4f}  MSE: {mse:.4g}")
     if history.epochs:
@@ -283,7 +295,12 @@ def cmd_train(args):
     def make_optimizer():
         return OPTIMIZERS[args.optimizer](lr)
 
-    with user_errors():
+    sizes = [X.shape[1], *args.layers, n_out]
+    layers = f"--layers {','.join(map(str, args.layers)) or repr('')}"
+    check_network_fits(sizes, DTYPES[args.dtype], args.batch_size, layers)
+    memory = functools.partial(out_of_memory, sizes, DTYPES[args.dtype], args.batch_size,
+                               layers)
+    with user_errors(), memory():
         model = make_model()
         optimizer = make_optimizer()
     if not args.quiet:
@@ -298,7 +315,7 @@ def cmd_train(args):
               f"{args.batch_size}" + (f", validation split {val_split}" if val_split else ""))
 
     try:
-        with user_errors():
+        with user_errors(), memory():
             warm_up(make_model, make_optimizer, X_train, targets, args.batch_size)
             history = model.fit(X_train, targets, epochs=args.epochs,
                                 batch_size=args.batch_size, optimizer=optimizer,

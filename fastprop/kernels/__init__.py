@@ -5,7 +5,7 @@ with its Model: what these functions change, the Model sees, and the reverse.
 Arrays: X (B, n_in) and Y (B, n_out) 2-D, in the net's dtype (float32 or float64);
 for cross_entropy Y holds one-hot (or probability) rows. A batch must fit the net's
 workspace (B <= net.capacity; grow it with `model.reserve(rows)` from Python, then
-take the new `model.net`). Sizes are checked once on entry; none of these allocates.
+take the new `model.net`). None of these allocates.
 
   predict(net, X, out)              out (n, n_out) = network output; any n
   loss(net, X, Y) -> float          mean cost over any number of rows
@@ -13,22 +13,36 @@ take the new `model.net`). Sizes are checked once on entry; none of these alloca
   sgd_step(net, X, Y, lr) -> float  forward, backward, p -= lr * g -> the batch's mean cost
   optimizer_step(net)               one update by the net's optimizer (model.set_optimizer)
   train_step(net, X, Y) -> float    loss_and_gradients, then optimizer_step -> mean cost
+
+Checked on entry, before any loop (ValueError): the Net's consistency (kernels/check.py:
+every buffer's size, dtype and contiguity against the layout, the codes, finite
+hyperparameters), the shapes of X, Y and out, that X and Y are finite, and lr (finite,
+>= 0). Overflow on finite inputs raises FloatingPointError: loss_and_gradients when
+the cost or a gradient is not finite (net.grads then holds them); sgd_step and
+train_step then make no update, and sgd_step none that would make a parameter
+non-finite either; optimizer_step makes none from a non-finite gradient, and raises
+after an update that made a parameter non-finite (a learning rate far too large),
+leaving that update in place. loss returns a cost that overflowed as it is (inf).
 """
+import math
+
 import numpy as np
 
-from .jit import kernel
+from .jit import inlined, kernel
 
 from ..layout import N_IN, N_OUT
+from .check import check_net
 from .network import backward, copy_rows, evaluate_rows, forward, predict_into
-from .optimizers import optimizer_update, sgd_update
+from .optimizers import optimizer_update, sgd_keeps_finite, sgd_update
 
 __all__ = ["predict", "loss", "loss_and_gradients", "sgd_step", "optimizer_step",
            "train_step"]
 
 
-@kernel
+@inlined
 def _check_inputs(net, X, Y, batch):
-    """Cheap size checks before any loop touches the buffers."""
+    """check_net, then cheap size checks of the batch, before any loop."""
+    check_net(net)
     last = net.layout.shape[0] - 1
     if X.ndim != 2 or X.shape[1] != net.layout[0, N_IN]:
         raise ValueError("X must be 2-D (rows, n_in) with n_in the net's input width")
@@ -41,17 +55,73 @@ def _check_inputs(net, X, Y, batch):
     if batch and X.shape[0] > net.capacity:
         raise ValueError("batch has more rows than net.capacity: call model.reserve(rows) "
                          "from Python and use the new model.net")
+    if not (_all_finite_rows(X) and _all_finite_rows(Y)):
+        raise ValueError("X and Y must be finite (a NaN input can vanish in a ReLU and "
+                         "leave a finite cost with NaN gradients)")
+
+
+@inlined
+def _all_finite_rows(values):
+    """Whether every entry of the 2-D array `values` is finite (x * 0 is 0 for a finite
+    x and NaN otherwise, so the sum cannot overflow)."""
+    total = values.dtype.type(0.0)
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            total += values[i, j] * values.dtype.type(0.0)
+    return math.isfinite(total)
+
+
+@inlined
+def _all_finite(values):
+    """Whether every entry of the 1-D array `values` is finite (x * 0 is 0 for a finite
+    x and NaN otherwise, so the sum cannot overflow)."""
+    total = values.dtype.type(0.0)
+    for i in range(values.size):
+        total += values[i] * values.dtype.type(0.0)
+    return math.isfinite(total)
+
+
+@inlined
+def _gradients(net, X, Y):
+    """Fill net.grads with the gradient of the batch's mean cost; return that cost."""
+    rows = X.shape[0]
+    copy_rows(net.A, X, np.int64(0), rows)
+    copy_rows(net.Y, Y, np.int64(0), rows)
+    forward(net, rows, bool(True))
+    return backward(net, rows, 1.0 / rows, bool(True)) / rows
+
+
+@inlined
+def _check_gradients(net, cost):
+    if not (math.isfinite(cost) and _all_finite(net.grads)):
+        raise FloatingPointError("non-finite cost or gradient (an overflow): no update "
+                                 "was made (scale the inputs, use float64, or lower the "
+                                 "learning rate)")
+
+
+@inlined
+def _update(net):
+    """optimizer_step's update, after its checks."""
+    _check_gradients(net, 0.0)
+    optimizer_update(net.params, net.grads, net.opt_state, net.opt_hyper, net.opt_step,
+                     net.opt_code)
+    if not _all_finite(net.params):
+        raise FloatingPointError("the optimizer's update made a parameter non-finite "
+                                 "(learning rate too large?); that update was applied")
 
 
 @kernel
 def predict(net, X, out):
     """out (n, n_out) = output activations for X (n, n_in), any n."""
+    check_net(net)
     last = net.layout.shape[0] - 1
     if X.ndim != 2 or X.shape[1] != net.layout[0, N_IN]:
         raise ValueError("X must be 2-D (rows, n_in) with n_in the net's input width")
     if out.ndim != 2 or out.shape[0] != X.shape[0] or \
             out.shape[1] != net.layout[last, N_OUT]:
         raise ValueError("out must be 2-D (rows of X, n_out)")
+    if not _all_finite_rows(X):
+        raise ValueError("X must be finite")
     predict_into(out, net, X, bool(False))     # bool(), np.int64(): see kernels/jit.py
 
 
@@ -68,20 +138,25 @@ def loss_and_gradients(net, X, Y):
     """Fill net.grads with the gradient of the batch's mean cost; return the mean cost.
     As in training: dropout (where the net has it) is drawn, the L2 penalty included."""
     _check_inputs(net, X, Y, bool(True))
-    rows = X.shape[0]
-    copy_rows(net.A, X, np.int64(0), rows)
-    copy_rows(net.Y, Y, np.int64(0), rows)
-    forward(net, rows, bool(True))
-    return backward(net, rows, 1.0 / rows, bool(True)) / rows
+    cost = _gradients(net, X, Y)
+    _check_gradients(net, cost)
+    return cost
 
 
 @kernel
 def sgd_step(net, X, Y, lr):
     """One step of plain SGD on the batch: p -= lr * dC/dp. Returns the batch's mean
     cost before the step. Bit-identical to fit(..., optimizer=fp.SGD(lr))."""
-    cost = loss_and_gradients(net, X, Y)
+    _check_inputs(net, X, Y, bool(True))
+    if not (math.isfinite(lr) and lr >= 0.0):
+        raise ValueError("lr must be a finite number >= 0")
+    cost = _gradients(net, X, Y)
+    _check_gradients(net, cost)
     dt = net.params.dtype.type
     # fit's SGD rule with weight decay 0, so the bits agree
+    if not sgd_keeps_finite(net.params, net.grads, dt(lr), dt(0.0)):
+        raise FloatingPointError("sgd_step: this step would make a parameter non-finite "
+                                 "(learning rate too large?); no update was made")
     sgd_update(net.params, net.grads, dt(lr), dt(0.0), np.int64(0), net.params.size)
     return cost
 
@@ -90,13 +165,15 @@ def sgd_step(net, X, Y, lr):
 def optimizer_step(net):
     """One update of net.params from net.grads by the net's optimizer, whose state
     (moments, step count) is updated in place."""
-    optimizer_update(net.params, net.grads, net.opt_state, net.opt_hyper, net.opt_step,
-                     net.opt_code)
+    check_net(net)
+    _update(net)
 
 
 @kernel
 def train_step(net, X, Y):
     """loss_and_gradients then optimizer_step; returns the batch's mean cost."""
-    cost = loss_and_gradients(net, X, Y)
-    optimizer_step(net)
+    _check_inputs(net, X, Y, bool(True))
+    cost = _gradients(net, X, Y)
+    _check_gradients(net, cost)
+    _update(net)
     return cost

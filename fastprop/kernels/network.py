@@ -239,14 +239,16 @@ def predict_rows(out, X, params, layout, act, Z, A, C, blas_min):
     what Model.predict calls. A Net is a namedtuple of 19 fields, which Numba types
     field by field on every call from Python (several times longer than these 9
     arguments), a large share of a one-sample prediction on a small network. Returns the
-    number of non-finite entries of X, counted as it is copied in (the caller's
-    finiteness check, without a second pass and call)."""
+    number of non-finite entries of X, counted as it is copied in, or if X is finite,
+    minus the number of non-finite outputs, counted as they are copied out (the
+    caller's finiteness checks, without a second pass and call)."""
     n = X.shape[0]
     n_layers = layout.shape[0]
     n_out = layout[n_layers - 1, N_OUT]
     a_out = C * layout[n_layers - 1, OUT_UNIT]
     width = X.shape[1]
     non_finite = 0
+    bad_out = 0
     for first in range(0, n, C):
         rows = n - first if n - first < C else C     # min() (see jit.py)
         copy_rows(A, X, first, rows)
@@ -257,8 +259,11 @@ def predict_rows(out, X, params, layout, act, Z, A, C, blas_min):
             predict_layer(Z, A, params, layout, act, C, blas_min, l, rows)
         for r in range(rows):
             for j in range(n_out):
-                out[first + r, j] = A[a_out + r * n_out + j]
-    return non_finite
+                value = A[a_out + r * n_out + j]
+                out[first + r, j] = value
+                if not math.isfinite(value):
+                    bad_out += 1
+    return non_finite if non_finite else -bad_out
 
 
 @kernel

@@ -65,12 +65,29 @@ def _adam_update(params, m, v, i, g, b1, b2, step_size, inv_root_c2, eps, tiny):
 
 
 @inlined
+def sgd_rule(p, g, lr, wd):
+    """Plain SGD's new value of a parameter p with gradient g: p - lr (g + wd p)."""
+    return p - lr * (g + wd * p)
+
+
+@inlined
 def sgd_update(params_buf, grads_buf, lr, wd, lo, hi):
     """Plain SGD on parameters lo..hi-1: p -= lr (g + wd p), in the parameters' dtype."""
     params = params_buf[lo:hi]
     grads = grads_buf[lo:hi]
     for i in range(hi - lo):
-        params[i] -= lr * (grads[i] + wd * params[i])
+        params[i] = sgd_rule(params[i], grads[i], lr, wd)
+
+
+@inlined
+def sgd_keeps_finite(params, grads, lr, wd):
+    """Whether sgd_update over all of params would leave every parameter finite (it
+    writes nothing: the kernel API's sgd_step refuses a step that would not)."""
+    total = params.dtype.type(0.0)
+    for i in range(params.size):
+        # x * 0 is 0 for a finite x and NaN otherwise: a sum that cannot overflow
+        total += sgd_rule(params[i], grads[i], lr, wd) * params.dtype.type(0.0)
+    return math.isfinite(total)
 
 
 @kernel
