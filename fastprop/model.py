@@ -320,7 +320,9 @@ class Model:
     @_one_at_a_time
     def predict(self, X, dropout=False):
         """Output activations (n, n_out): probabilities for softmax/sigmoid outputs.
-        dropout=True draws dropout masks as in training (Monte-Carlo dropout)."""
+        dropout=True draws dropout masks as in training (Monte-Carlo dropout).
+        FloatingPointError if finite inputs overflow the network (as loss, evaluate
+        and gradients raise it)."""
         net = self._net
         if self._dropout_flag(dropout):
             X = self._features(X)
