@@ -1,8 +1,14 @@
 """`Model`: owns the arrays and offers the friendly API; the maths is in kernels/."""
+from __future__ import annotations
+
 import functools
+import os
 import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import codes, config
 from .buffers import aligned_zeros
@@ -13,8 +19,10 @@ from .layout import layer_views, make_layout, param_count
 from .kernels.check import MAX_WIDTH
 
 MAX_PARAMS = 2**58       # NumPy refuses arrays of 2**63 bytes; no machine has 2**58 floats
-from .net import make_net, with_workspace
-from .optimizers import SGD, Optimizer, _check_number
+from .history import History
+from .net import Net, make_net, with_workspace
+from .optimizers import SGD, Optimizer, _check_number, resolve_optimizer
+from .schedules import Schedule
 from .trace import Trace
 from .training import FitOptions, FitState, Snapshot, run_fit
 from .validation import (all_finite, as_features, as_targets, check_choice, check_dtype,
@@ -76,10 +84,65 @@ class Model:
     l2 : float
         L2 penalty: the cost minimised is the mean loss + l2/2 * sum of squared weights
         (biases excluded). fit(l2=...) overrides it for one run.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        The layer widths, from input to output.
+    activations : list of str
+        The activation of each layer, the output layer's last.
+    loss_name : str
+        The loss's name.
+    dtype : numpy.dtype
+        The parameters' dtype.
+    seed : int
+        The seed the model was made with (drawn when None was given).
+    params : numpy.ndarray
+        Every weight and bias, layer by layer, in one flat array.
+    weights, biases : list of numpy.ndarray
+        Per-layer views into `params`: weights[l] is (n_in, n_out), biases[l] (n_out,).
+    optimizer : Optimizer or None
+        The optimizer the last fit (or set_optimizer) used; None before any.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type (layer_sizes not a sequence, a non-integer
+        width or seed, a non-numeric rate).
+    ValueError
+        If an argument is out of range or unknown: fewer than two layers, a width below
+        1, an unknown activation, loss, init or dtype, an output activation that does
+        not pair with the loss, a dropout rate outside [0, 1).
+    MemoryError
+        If the network is too large to allocate on this machine.
+
+    See Also
+    --------
+    fastprop.load : Read back a model written by `save`.
+    fastprop.sklearn.MLPClassifier, fastprop.sklearn.MLPRegressor : The same networks
+        as scikit-learn estimators.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastprop as fp
+    >>> model = fp.Model([2, 8, 1], activation="tanh", loss="mse", seed=0)
+    >>> model
+    Model([2, 8, 1], activations=[tanh, identity], loss='mse', dtype=float32, params=33)
+    >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    >>> y = np.array([0, 1, 1, 0], dtype=np.float32)
+    >>> history = model.fit(X, y, epochs=5, batch_size=4, optimizer=fp.Adam(lr=0.01))
+    >>> history.epochs
+    5
+    >>> model.predict(X).shape
+    (4, 1)
     """
 
-    def __init__(self, layer_sizes, activation="relu", loss="mse", output_activation=None,
-                 dtype=np.float32, seed=None, init=None, dropout=0.0, l2=0.0):
+    def __init__(self, layer_sizes: Sequence[int], activation: str | Sequence[str] = "relu",
+                 loss: str = "mse", output_activation: str | None = None,
+                 dtype: DTypeLike = np.float32, seed: int | None = None,
+                 init: str | None = None, dropout: float | Sequence[float] = 0.0,
+                 l2: float = 0.0) -> None:
         self.sizes = self._check_sizes(layer_sizes)
         n_layers = len(self.sizes) - 1
         self.loss_name = check_choice("loss", loss, codes.LOSSES)
@@ -179,33 +242,44 @@ class Model:
         return X, Y
 
     @property
-    def l2(self):
-        """The L2 penalty: the cost minimised is the mean loss + l2/2 * sum of squared
-        weights (biases excluded). Kept in the Net, where the kernels read it."""
+    def l2(self) -> float:
+        """float: The L2 penalty.
+
+        The cost minimised is the mean loss + l2/2 * sum of squared weights (biases
+        excluded). It is kept in the `Net`, where the kernels read it; assigning a
+        negative or non-finite value raises ValueError, a non-number TypeError.
+        """
         return self._net.l2
 
     @l2.setter
-    def l2(self, value):
+    def l2(self, value: float) -> None:
         with self._lock:
             self._net = self._net._replace(l2=_check_number("l2", value))
 
     @property
-    def dropout(self):
-        """Dropout rate of each hidden layer."""
+    def dropout(self) -> list[float]:
+        """list of float: The dropout rate of each hidden layer (a copy)."""
         return [float(r) for r in self._net.dropout[:-1]]
 
     @property
-    def is_classifier(self):
+    def is_classifier(self) -> bool:
+        """bool: Whether the loss is cross_entropy or binary_cross_entropy."""
         return self._net.loss in (codes.CROSS_ENTROPY, codes.BINARY_CROSS_ENTROPY)
 
     # ------------------------------------------------------------------ state
     @property
-    def net(self):
-        """The `Net` the kernels work on; shares params, grads and optimizer state."""
+    def net(self) -> Net:
+        """Net: The arrays the compiled kernels work on (see `fastprop.kernels`).
+
+        It shares params, grads and optimizer state with the model. Methods that
+        replace buffers (`reserve`, `set_optimizer`, `fit`) make a new one: take
+        `model.net` again after calling them.
+        """
         return self._net
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
+        """int: The number of parameters (weights and biases)."""
         return self.params.size
 
     def _ensure_capacity(self, rows):
@@ -220,15 +294,62 @@ class Model:
         return with_workspace(self._net._replace(grads=grads, rng=self._net.rng.copy()), rows)
 
     @_one_at_a_time
-    def reserve(self, rows):
-        """Make the workspace hold batches of `rows` rows (for the kernel API: take the
-        new `model.net` afterwards). Never shrinks."""
+    def reserve(self, rows: int) -> None:
+        """Make the workspace hold batches of up to `rows` rows.
+
+        For the kernel API (`fastprop.kernels`), whose functions take batches of at
+        most ``net.capacity`` rows. The workspace never shrinks. Take the new
+        `model.net` afterwards.
+
+        Parameters
+        ----------
+        rows : int
+            The largest batch the kernels will be given, at least 1.
+
+        Raises
+        ------
+        TypeError
+            If `rows` is not an integer.
+        ValueError
+            If `rows` is below 1.
+
+        Examples
+        --------
+        >>> import fastprop as fp
+        >>> model = fp.Model([3, 4, 2], seed=0)
+        >>> model.reserve(1000)
+        >>> model.net.capacity >= 1000
+        True
+        """
         self._ensure_capacity(check_int("rows", rows, 1))
 
     @_one_at_a_time
-    def set_optimizer(self, optimizer):
-        """Make `optimizer` the model's, as fit(optimizer=...) does: a different object
-        than the current one starts from zero state. Take `model.net` afterwards."""
+    def set_optimizer(self, optimizer: Optimizer) -> None:
+        """Make `optimizer` the model's, as ``fit(optimizer=...)`` does.
+
+        For the kernel API: `fastprop.kernels.optimizer_step` and
+        `fastprop.kernels.train_step` update by the net's optimizer. A different object
+        than the current one starts from zero moments and step count; the same object
+        keeps them. Take `model.net` afterwards.
+
+        Parameters
+        ----------
+        optimizer : Optimizer
+            A fastprop optimizer such as ``fp.Adam(lr=1e-3)``.
+
+        Raises
+        ------
+        TypeError
+            If `optimizer` is not a fastprop optimizer.
+
+        Examples
+        --------
+        >>> import fastprop as fp
+        >>> model = fp.Model([3, 4, 2], seed=0)
+        >>> model.set_optimizer(fp.Adam(lr=1e-3))
+        >>> model.optimizer
+        Adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-08, weight_decay=0.0)
+        """
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a fastprop optimizer such as fp.Adam(), "
                             f"got {type(optimizer).__name__}")
@@ -253,47 +374,141 @@ class Model:
         self.optimizer = optimizer
 
     @_one_at_a_time
-    def reset_optimizer(self):
-        """Zero the optimizer's moment buffers and step count."""
+    def reset_optimizer(self) -> None:
+        """Zero the optimizer's moment buffers and step count.
+
+        The optimizer's settings stay; the next update starts as a fresh optimizer's
+        first one would.
+
+        Examples
+        --------
+        >>> import fastprop as fp
+        >>> model = fp.Model([3, 4, 2], seed=0)
+        >>> model.reset_optimizer()
+        >>> int(model.net.opt_step[0])
+        0
+        """
         self._net.opt_state[...] = 0
         self._net.opt_step[...] = 0
 
     # ------------------------------------------------------------------ training
     @_one_at_a_time
-    def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, shuffle=True, verbose=0,
-            validation_data=None, validation_split=0.0, early_stopping=False, patience=10,
-            min_delta=0.0, restore_best=True, monitor=None, schedule=None, callbacks=None,
-            l2=None, n_threads=None):
-        """Train by mini-batch backpropagation; return a History.
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 10, batch_size: int = 32,
+            optimizer: Optimizer | str | None = None, shuffle: bool = True, verbose: int = 0,
+            validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+            validation_split: float = 0.0, early_stopping: bool = False, patience: int = 10,
+            min_delta: float = 0.0, restore_best: bool = True, monitor: str | None = None,
+            schedule: Schedule | None = None,
+            callbacks: Callable[[int, dict], Any] | Iterable[Callable[[int, dict], Any]]
+            | None = None,
+            l2: float | None = None, n_threads: int | None = None) -> History:
+        """Train by mini-batch backpropagation.
 
-        Whole runs of batches execute in compiled code; Python runs between chunks and
-        epochs only. batch_size=1 is online SGD; batch_size >= len(X) is full batch.
+        Whole runs of batches execute in compiled code, in chunks of about 0.2 s of
+        work; Python runs between chunks and epochs only. ``batch_size=1`` is online
+        SGD; ``batch_size >= len(X)`` is full batch. The same seed gives bit-identical
+        runs, for any number of threads.
 
-        optimizer       an fp optimizer; None keeps the model's (fp.SGD(lr=0.01) at
-                        first). The same object again continues its moments.
-        validation_*    (X_val, y_val), or a fraction of X held out (a seeded split)
-        early_stopping  stop when `monitor` (val_loss by default, else loss; or
-                        val_accuracy, accuracy) has not improved by min_delta for
-                        `patience` epochs; restore_best puts back the best epoch's weights
-        schedule        an fp.schedules learning-rate schedule (per epoch)
-        callbacks       callables cb(epoch, logs) run after each epoch; a truthy return
-                        stops training
-        l2              overrides the model's L2 penalty for this run
-        n_threads       threads that share each step's tiles (default: every core this
-                        process may use; never more than a step has tasks); the
-                        result is bit-identical for any count
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_in)
+            Training inputs, finite; converted to the model's dtype.
+        y : array_like
+            Training targets, finite. cross_entropy takes integer class labels
+            (n_samples,) in [0, n_out), or rows of probabilities (n_samples, n_out);
+            binary_cross_entropy takes values in [0, 1], shape (n_samples, n_out);
+            regression losses take (n_samples, n_out), or (n_samples,) when n_out is 1.
+        epochs : int, default 10
+            Number of passes over the training data, at least 1.
+        batch_size : int, default 32
+            Samples per gradient step, at least 1 (the last batch of an epoch may be
+            smaller).
+        optimizer : Optimizer or str or None, default None
+            A fastprop optimizer, or a name: 'sgd', 'adam', 'adamw', 'rmsprop',
+            'adagrad' or 'adadelta' (a new optimizer of that class with its default
+            settings). None keeps the model's (``fp.SGD(lr=0.01)`` at first). The
+            same object again continues its moments; a name starts fresh ones.
+        shuffle : bool, default True
+            Shuffle the training samples before each epoch (a seeded order).
+        verbose : {0, 1}, default 0
+            1 shows a progress bar with the epoch's metrics.
+        validation_data : tuple (X_val, y_val) or None, default None
+            Data to evaluate after each epoch (``val_loss``, ``val_accuracy``).
+        validation_split : float, default 0.0
+            Instead of `validation_data`: the fraction of X, in (0, 1), held out for
+            validation (a split seeded by the model's seed). 0 holds out nothing.
+        early_stopping : bool, default False
+            Stop when `monitor` has not improved by more than `min_delta` for
+            `patience` epochs.
+        patience : int, default 10
+            Epochs without improvement that early stopping waits, at least 0.
+        min_delta : float, default 0.0
+            The smallest change of `monitor` that counts as an improvement, >= 0.
+        restore_best : bool, default True
+            When early stopping ends the run, put back the weights of the best epoch.
+        monitor : {'val_loss', 'val_accuracy', 'loss', 'accuracy'} or None, default None
+            The metric early stopping watches; None means val_loss when there is
+            validation data, else loss. The accuracies need a classification loss.
+        schedule : Schedule or None, default None
+            A learning-rate schedule from `fastprop.schedules`, applied per epoch;
+            None keeps the optimizer's rate.
+        callbacks : callable or iterable of callables or None, default None
+            Each is called as ``cb(epoch, logs)`` after every epoch, `logs` being
+            `History.logs()`; a truthy return value stops training.
+        l2 : float or None, default None
+            The L2 penalty for this run only; None uses the model's `l2`.
+        n_threads : int or None, default None
+            Threads that share each step's work; None means every core this process
+            may use (never more than a step has tasks). The result is bit-identical
+            for any count.
 
-        A non-finite cost raises FloatingPointError naming the epoch and step. Ctrl-C
-        stops between chunks and returns the history so far, parameters at the last
-        completed step. A call that raises (refused arguments, divergence, an exception
-        from a callback) leaves the model as it was: parameters, optimizer and its
-        moments and step count, the shuffling generator and the dropout stream.
+        Returns
+        -------
+        History
+            The per-epoch record of the run (losses, accuracies, learning rates,
+            times, and where and why it stopped).
+
+        Raises
+        ------
+        TypeError
+            If an argument has the wrong type (for example a non-boolean `shuffle`, an
+            object that is not an optimizer or schedule, a callback that is not
+            callable).
+        ValueError
+            If an argument is out of range or inconsistent: data of the wrong shape or
+            not finite, targets the loss does not take, an unknown optimizer name or
+            monitor, both validation_data and validation_split.
+        FloatingPointError
+            If the cost becomes non-finite (divergence); the message names the epoch
+            and step.
+
+        Notes
+        -----
+        Ctrl-C stops between chunks and returns the history so far, with the
+        parameters at the last completed step (``history.interrupted`` is True). A call
+        that raises (refused arguments, divergence, an exception from a callback)
+        leaves the model as it was: parameters, optimizer with its moments and step
+        count, the shuffling generator and the dropout stream.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastprop as fp
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(64, 3)).astype(np.float32)
+        >>> y = (X[:, 0] > 0).astype(np.int64)
+        >>> model = fp.Model([3, 16, 2], loss="cross_entropy", seed=0)
+        >>> history = model.fit(X, y, epochs=20, batch_size=16, optimizer="adam",
+        ...                     validation_split=0.25, early_stopping=True, patience=5)
+        >>> len(history.loss) == history.epochs
+        True
         """
         X, Y = self._data(X, y)
         opts = FitOptions(self, X, Y, epochs, batch_size, shuffle, verbose, validation_data,
                           validation_split, early_stopping, patience, min_delta,
                           restore_best, monitor, schedule, callbacks, n_threads)
         l2 = self._net.l2 if l2 is None else _check_number("l2", l2)
+        optimizer = resolve_optimizer(optimizer)
         before = _State(self)
         try:
             self._bind_optimizer(optimizer)
@@ -307,8 +522,38 @@ class Model:
         return history
 
     @_one_at_a_time
-    def evaluate(self, X, y):
-        """{'loss': mean cost, 'accuracy': share correct (classifiers only)}."""
+    def evaluate(self, X: ArrayLike, y: ArrayLike) -> dict[str, float]:
+        """The mean cost, and for classifiers the accuracy, on (X, y).
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_in)
+            Inputs, finite.
+        y : array_like
+            Targets, as `fit` takes them.
+
+        Returns
+        -------
+        dict
+            ``{'loss': mean cost with the L2 penalty}``, and for classifiers also
+            ``'accuracy'``: the share of samples classified correctly.
+
+        Raises
+        ------
+        ValueError
+            If X or y has the wrong shape or is not finite.
+        FloatingPointError
+            If the loss overflows on these inputs.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastprop as fp
+        >>> model = fp.Model([2, 4, 3], loss="cross_entropy", seed=0)
+        >>> scores = model.evaluate(np.zeros((5, 2)), np.array([0, 1, 2, 0, 1]))
+        >>> sorted(scores)
+        ['accuracy', 'loss']
+        """
         X, Y = self._data(X, y)
         cost, correct = evaluate_rows(self._net, X, Y, False)
         result = {"loss": self._finite("the loss", cost / X.shape[0])}
@@ -318,11 +563,44 @@ class Model:
 
     # ------------------------------------------------------------------ inference
     @_one_at_a_time
-    def predict(self, X, dropout=False):
-        """Output activations (n, n_out): probabilities for softmax/sigmoid outputs.
-        dropout=True draws dropout masks as in training (Monte-Carlo dropout).
-        FloatingPointError if finite inputs overflow the network (as loss, evaluate
-        and gradients raise it)."""
+    def predict(self, X: ArrayLike, dropout: bool = False) -> np.ndarray:
+        """The network's output activations for X.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_in)
+            Inputs, finite; any number of rows.
+        dropout : bool, default False
+            True draws dropout masks as in training (Monte-Carlo dropout), advancing
+            the model's dropout stream.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_samples, n_out)
+            The outputs in the model's dtype: probabilities for softmax and sigmoid
+            outputs.
+
+        Raises
+        ------
+        ValueError
+            If X has the wrong shape or is not finite.
+        TypeError
+            If `dropout` is not True or False.
+        FloatingPointError
+            If finite inputs overflow the network (as loss, evaluate and gradients
+            raise it).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastprop as fp
+        >>> model = fp.Model([3, 8, 2], loss="cross_entropy", seed=0)
+        >>> proba = model.predict(np.ones((4, 3)))
+        >>> proba.shape
+        (4, 2)
+        >>> bool(np.allclose(proba.sum(axis=1), 1.0))
+        True
+        """
         net = self._net
         if self._dropout_flag(dropout):
             X = self._features(X)
@@ -342,9 +620,35 @@ class Model:
             self._finite("the prediction", np.nan)
         return out
 
-    def predict_classes(self, X):
-        """Class indices (n,) int64: the argmax for cross_entropy; for
-        binary_cross_entropy, (n, n_out) of 0/1 (output > 0.5)."""
+    def predict_classes(self, X: ArrayLike) -> np.ndarray:
+        """The predicted classes of a classifier.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_in)
+            Inputs, finite.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            For cross_entropy, the class index (the argmax) of each sample, shape
+            (n_samples,); for binary_cross_entropy, 0/1 per output (output > 0.5),
+            shape (n_samples, n_out).
+
+        Raises
+        ------
+        ValueError
+            If the model's loss is not a classification loss, or X is refused as by
+            `predict`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastprop as fp
+        >>> model = fp.Model([3, 8, 4], loss="cross_entropy", seed=0)
+        >>> model.predict_classes(np.ones((2, 3))).shape
+        (2,)
+        """
         if not self.is_classifier:
             raise ValueError(f"predict_classes needs a classification loss "
                              f"(cross_entropy or binary_cross_entropy); this model's loss "
@@ -355,15 +659,87 @@ class Model:
         return (p > 0.5).astype(np.int64)
 
     @_one_at_a_time
-    def loss(self, X, y, dropout=False):
-        """Mean cost over the samples (float), with the L2 penalty."""
+    def loss(self, X: ArrayLike, y: ArrayLike, dropout: bool = False) -> float:
+        """The mean cost over the samples (X, y), with the L2 penalty.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_in)
+            Inputs, finite.
+        y : array_like
+            Targets, as `fit` takes them.
+        dropout : bool, default False
+            True draws dropout masks as in training.
+
+        Returns
+        -------
+        float
+            The mean cost.
+
+        Raises
+        ------
+        ValueError
+            If X or y has the wrong shape or is not finite.
+        TypeError
+            If `dropout` is not True or False.
+        FloatingPointError
+            If the cost overflows on these inputs.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastprop as fp
+        >>> model = fp.Model([2, 4, 1], seed=0)
+        >>> model.loss(np.zeros((3, 2)), np.zeros(3)) >= 0
+        True
+        """
         X, Y = self._data(X, y)
         cost, _ = evaluate_rows(self._net, X, Y, self._dropout_flag(dropout))
         return self._finite("the loss", cost / X.shape[0])
 
     @_one_at_a_time
-    def gradients(self, X, y, dropout=False):
-        """(dW, db): per-layer lists of the gradient of the mean cost over all of X."""
+    def gradients(self, X: ArrayLike, y: ArrayLike,
+                  dropout: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The gradient of the mean cost over all of (X, y), layer by layer.
+
+        The model is not changed (unless `dropout` is True, which advances its dropout
+        stream).
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_in)
+            Inputs, finite.
+        y : array_like
+            Targets, as `fit` takes them.
+        dropout : bool, default False
+            True draws dropout masks as in training.
+
+        Returns
+        -------
+        dW : list of numpy.ndarray
+            dW[l], shape (n_in_l, n_out_l): the gradient with respect to layer l's
+            weights (with the L2 penalty's).
+        db : list of numpy.ndarray
+            db[l], shape (n_out_l,): the gradient with respect to layer l's biases.
+
+        Raises
+        ------
+        ValueError
+            If X or y has the wrong shape or is not finite.
+        TypeError
+            If `dropout` is not True or False.
+        FloatingPointError
+            If the gradient overflows on these inputs.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastprop as fp
+        >>> model = fp.Model([2, 4, 1], seed=0)
+        >>> dW, db = model.gradients(np.ones((3, 2)), np.zeros(3))
+        >>> [w.shape for w in dW]
+        [(2, 4), (4, 1)]
+        """
         X, Y = self._data(X, y)
         net = self._run_backward(X, Y, 1.0 / X.shape[0], self._dropout_flag(dropout))
         self._finite("the gradient", net.grads)
@@ -387,10 +763,38 @@ class Model:
         return bool(dropout)
 
     @_one_at_a_time
-    def trace(self, X, y):
-        """The textbook quantities of one backpropagation over the batch (X, y):
-        Z, A and per-sample E = dC_i/dZ for each layer, and the mean-cost dW, db.
-        The model is not changed."""
+    def trace(self, X: ArrayLike, y: ArrayLike) -> Trace:
+        """The textbook quantities of one backpropagation over the batch (X, y).
+
+        The model is not changed. Dropout is not applied.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_in)
+            Inputs, finite.
+        y : array_like
+            Targets, as `fit` takes them.
+
+        Returns
+        -------
+        Trace
+            Z, A and the per-sample errors E = dC_i/dZ of each layer, the gradient of
+            the mean cost (dW, db), and the mean cost.
+
+        Raises
+        ------
+        ValueError
+            If X or y has the wrong shape or is not finite.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastprop as fp
+        >>> model = fp.Model([2, 3, 1], seed=0)
+        >>> t = model.trace(np.ones((5, 2)), np.zeros(5))
+        >>> [a.shape for a in t.A]
+        [(5, 3), (5, 1)]
+        """
         X, Y = self._data(X, y)
         n = X.shape[0]
         net = self._run_backward(X, Y, 1.0, False)
@@ -416,11 +820,39 @@ class Model:
         return net
 
     @_one_at_a_time
-    def save(self, path, include_optimizer=True):
-        """Write the model to the `.npz` file `path` (fastprop.io.save); fastprop.load
-        reads it back. include_optimizer=True also stores the optimizer and its moments,
-        so that training continues exactly where it stopped. It waits for a fit running
-        in another thread to end, so the file is one consistent state."""
+    def save(self, path: str | os.PathLike[str], include_optimizer: bool = True) -> None:
+        """Write the model to the ``.npz`` file `path`, as `fastprop.io.save` does.
+
+        `fastprop.load` reads it back. It waits for a fit running in another thread to
+        end, so the file holds one consistent state.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write, exactly that name (no suffix is added); written under a
+            temporary name and renamed, so an interrupted save leaves an old file
+            intact.
+        include_optimizer : bool, default True
+            Also store the optimizer and its moments, so that training continues
+            exactly where it stopped.
+
+        Raises
+        ------
+        OSError
+            If the file cannot be written.
+
+        See Also
+        --------
+        fastprop.io.save, fastprop.load
+
+        Examples
+        --------
+        >>> import fastprop as fp
+        >>> model = fp.Model([2, 4, 1], seed=0)
+        >>> model.save("model.npz")  # doctest: +SKIP
+        >>> fp.load("model.npz").sizes  # doctest: +SKIP
+        (2, 4, 1)
+        """
         from .io import save
         save(self, path, include_optimizer=include_optimizer)
 

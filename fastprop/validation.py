@@ -114,8 +114,8 @@ def check_finite(name, arr):
 def as_targets(y, loss, n_out, n_samples, dtype, name="y"):
     """y as a C-contiguous (n_samples, n_out) array of `dtype`, checked for `loss`.
 
-    cross_entropy takes integer class labels (n,) in [0, n_out), turned into one-hot
-    rows, or rows of probabilities (n, n_out). binary_cross_entropy takes values in
+    cross_entropy takes integer class labels (n,) or (n, 1) in [0, n_out), turned into
+    one-hot rows, or rows of probabilities (n, n_out). binary_cross_entropy takes values in
     [0, 1]. Regression losses take (n, n_out), or (n,) when n_out is 1.
     """
     arr = _numeric_array(name, y)
@@ -124,6 +124,8 @@ def as_targets(y, loss, n_out, n_samples, dtype, name="y"):
     if arr.shape[0] != n_samples:
         raise ValueError(f"{name} has {arr.shape[0]} samples but X has {n_samples}")
     _check_finite(name, arr)
+    if loss == codes.CROSS_ENTROPY and arr.ndim == 2 and arr.shape[1] == 1 and n_out > 1:
+        arr = arr[:, 0]      # a column of labels, as scikit-learn and Keras take it
     if loss == codes.CROSS_ENTROPY and arr.ndim == 1:
         return _one_hot(name, arr, n_out, dtype)
     if arr.ndim == 1:

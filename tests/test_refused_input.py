@@ -73,7 +73,9 @@ def test_bad_model_arguments(kwargs, error, match):
     (classifier, X, LABELS, dict(batch_size=0), ValueError, "batch_size"),
     (classifier, X, LABELS, dict(shuffle="yes"), TypeError, "shuffle"),
     (classifier, X, LABELS, dict(verbose=3), ValueError, "verbose"),
-    (classifier, X, LABELS, dict(optimizer="adam"), TypeError, "optimizer"),
+    (classifier, X, LABELS, dict(optimizer="nadam"), ValueError, "optimizer must be one of"),
+    (classifier, X, LABELS, dict(optimizer=3), TypeError, "optimizer"),
+    (classifier, X, LABELS.reshape(-1, 1) + 1, {}, ValueError, r"labels.*0\.\.2"),
 ])
 def test_refused_fit_changes_nothing(make, X, y, kwargs, error, match):
     model = make()
