@@ -3,7 +3,7 @@
     model.save("model.npz")            # or fastprop.io.save(model, "model.npz")
     model = fastprop.load("model.npz")
 
-The file is a NumPy `.npz` archive (a zip of `.npy` arrays) holding
+The file is a NumPy `.npz` archive (a zip of `.npy` arrays) holding::
 
     meta              0-d unicode array: JSON with the format name and version, the
                       architecture, dtype, seed, the optimizer's class and settings and
@@ -27,6 +27,8 @@ declared architecture before the model is allocated; parameters must be finite. 
 file in the same folder and renames it over the target, so an interrupted save leaves
 the old file as it was.
 """
+from __future__ import annotations
+
 import contextlib
 import json
 import math
@@ -36,7 +38,10 @@ import secrets
 import stat
 import zipfile
 
+from collections.abc import Mapping
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .codes import STATE_ROWS
 from .kernels.check import MAX_WIDTH
@@ -57,9 +62,47 @@ DEFLATE_RATIO = 1032         # the most DEFLATE can inflate (zlib's technical no
 
 
 # ---------------------------------------------------------------- model <-> arrays
-def to_arrays(model, include_optimizer=True, extra=None):
-    """The model's complete state as a dict of plain (never object) arrays: what `save`
-    writes, and what the scikit-learn estimators pickle."""
+def to_arrays(model: Model, include_optimizer: bool = True,
+              extra: Mapping[str, ArrayLike] | None = None) -> dict[str, np.ndarray]:
+    """The model's complete state as a dict of plain (never object) arrays.
+
+    What `save` writes, and what the scikit-learn estimators pickle; `from_arrays`
+    rebuilds the model. Waits for a fit running in another thread to end, so the
+    arrays are one consistent state.
+
+    Parameters
+    ----------
+    model : Model
+        The model to store.
+    include_optimizer : bool, default True
+        Also store the optimizer (class, settings, moment buffers, step count).
+    extra : mapping of str to array_like, optional
+        Arrays of numbers or strings to store beside the model, each under a name
+        of ASCII letters, digits and underscores (not starting with a digit).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The entries described in this module's docstring.
+
+    Raises
+    ------
+    TypeError
+        If `model` is not a fastprop Model.
+    ValueError
+        If an `extra` name or array cannot be stored.
+
+    Examples
+    --------
+    >>> import fastprop as fp
+    >>> from fastprop.io import from_arrays, to_arrays
+    >>> arrays = to_arrays(fp.Model([2, 3, 1], seed=0))
+    >>> arrays["params"].shape
+    (13,)
+    >>> model, extra = from_arrays(arrays)
+    >>> model.sizes, extra
+    ((2, 3, 1), {})
+    """
     if not isinstance(model, Model):
         raise TypeError(f"expected a fastprop Model, got {type(model).__name__}")
     with model._lock:     # one consistent state, not one torn by a fit in another thread
@@ -109,11 +152,41 @@ def _model_arrays(model, include_optimizer, extra):
     return arrays
 
 
-def from_arrays(arrays, source="the arrays"):
-    """(model, extra) rebuilt from what `to_arrays` made; `source` names the origin in
-    error messages. Raises ValueError for anything missing, inconsistent, non-finite or
-    unknown, checked before the model is allocated; MemoryError naming the source for
-    a consistent model too large for this machine."""
+def from_arrays(arrays: Mapping[str, np.ndarray],
+                source: str = "the arrays") -> tuple[Model, dict[str, np.ndarray]]:
+    """Rebuild a model from what `to_arrays` made.
+
+    Everything is checked before the model is allocated.
+
+    Parameters
+    ----------
+    arrays : mapping of str to numpy.ndarray
+        The entries `to_arrays` returned.
+    source : str, default "the arrays"
+        Names the origin in error messages.
+
+    Returns
+    -------
+    model : Model
+        The model, with its optimizer and moments where they were stored.
+    extra : dict of str to numpy.ndarray
+        The extra arrays stored beside it.
+
+    Raises
+    ------
+    ValueError
+        For anything missing, inconsistent, non-finite or unknown.
+    MemoryError
+        Naming the source, for a consistent model too large for this machine.
+
+    Examples
+    --------
+    >>> import fastprop as fp
+    >>> from fastprop.io import from_arrays, to_arrays
+    >>> model, extra = from_arrays(to_arrays(fp.Model([2, 3, 1], seed=0)))
+    >>> model.n_params
+    13
+    """
     def fail(message):
         raise ValueError(f"cannot load fastprop model from {source}: {message}")
 
@@ -275,26 +348,91 @@ def _fastprop_version():
 
 
 # ---------------------------------------------------------------- files
-def save(model, path, include_optimizer=True, extra=None):
-    """Write `model` to the `.npz` file `path` (exactly that name; no suffix is added).
-
-    include_optimizer  also store the optimizer (class, settings, moment buffers, step
-                       count), so that `load` + `fit` continues training exactly
-    extra              {name: array} of numbers or strings to store beside the model;
-                       `load(path, return_extra=True)` gives them back
+def save(model: Model, path: str | os.PathLike[str], include_optimizer: bool = True,
+         extra: Mapping[str, ArrayLike] | None = None) -> None:
+    """Write `model` to the ``.npz`` file `path`.
 
     The file is written under a temporary name in the same folder and then renamed
     over `path`: a crash or error while saving leaves any old file intact.
+
+    Parameters
+    ----------
+    model : Model
+        The model to save.
+    path : str or os.PathLike
+        The file to write, exactly that name (no suffix is added).
+    include_optimizer : bool, default True
+        Also store the optimizer (class, settings, moment buffers, step count), so
+        that `load` + `fit` continues training exactly.
+    extra : mapping of str to array_like, optional
+        {name: array} of numbers or strings to store beside the model;
+        ``load(path, return_extra=True)`` gives them back.
+
+    Raises
+    ------
+    TypeError
+        If `model` is not a fastprop Model.
+    ValueError
+        If an `extra` name or array cannot be stored.
+    OSError
+        If the file cannot be written.
+
+    See Also
+    --------
+    load : Read the file back.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastprop as fp
+    >>> from fastprop.io import save
+    >>> model = fp.Model([2, 3, 1], seed=0)
+    >>> save(model, "model.npz", extra={"mean": np.zeros(2)})  # doctest: +SKIP
+    >>> model, extra = fp.load("model.npz", return_extra=True)  # doctest: +SKIP
     """
     arrays = to_arrays(model, include_optimizer, extra)
     _write_atomic(os.fspath(path), arrays)
 
 
-def load(path, return_extra=False):
-    """The Model saved in `path` (and, with return_extra=True, the dict of extra
-    arrays). FileNotFoundError for a missing file; ValueError naming the file and the
-    problem for one that is damaged, truncated, not a fastprop model, or written by a
-    newer version. Never unpickles anything."""
+def load(path: str | os.PathLike[str],
+         return_extra: bool = False) -> Model | tuple[Model, dict[str, np.ndarray]]:
+    """Read a model written by `save` (or `Model.save`).
+
+    Never unpickles anything: nothing in the file can run code.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file.
+    return_extra : bool, default False
+        Also return the dict of extra arrays saved beside the model.
+
+    Returns
+    -------
+    Model or tuple of (Model, dict)
+        The model, with its optimizer, moments, shuffling and dropout state where
+        they were saved; with return_extra=True, (model, extra).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is missing.
+    ValueError
+        Naming the file and the problem, for one that is damaged, truncated, not a
+        fastprop model, or written by a newer format version.
+    MemoryError
+        If the model it holds is too large for this machine.
+
+    See Also
+    --------
+    save : Write a model.
+
+    Examples
+    --------
+    >>> import fastprop as fp
+    >>> model = fp.load("model.npz")  # doctest: +SKIP
+    >>> model, extra = fp.load("model.npz", return_extra=True)  # doctest: +SKIP
+    """
     path = os.fspath(path)
     arrays = _read_npz(path)
     model, extra = from_arrays(arrays, source=repr(path))

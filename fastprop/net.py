@@ -16,6 +16,67 @@ from .layout import N_OUT, workspace_width
 
 
 class Net(NamedTuple):
+    """Every array the compiled kernels need, in one value @njit code can take.
+
+    Take it from `Model.net`, not by building one: a Net shares params, grads and
+    optimizer state with its Model. It is a NamedTuple, so a user's
+    ``@njit(cache=True)`` function can take it as an argument; its type depends only
+    on the dtype. Buffers are flat: the workspace arrays hold one region per layer,
+    `capacity` rows each.
+
+    Parameters
+    ----------
+    params : numpy.ndarray, shape (P,)
+        Every weight and bias, layer by layer.
+    grads : numpy.ndarray, shape (P,)
+        The gradient of the mean cost, in the same layout as params.
+    layout : numpy.ndarray of int64, shape (L, 6)
+        Per-layer sizes and offsets.
+    act : numpy.ndarray of int64, shape (L,)
+        The activation code of each layer.
+    loss : int
+        The loss code.
+    capacity : int
+        Rows the workspace holds: the largest batch a kernel takes.
+    blas_min : int
+        Products of rows * n_in * n_out at least this use BLAS, smaller ones loops.
+    Z : numpy.ndarray, shape (capacity * width,)
+        Pre-activations, one region per layer.
+    A : numpy.ndarray, shape (capacity * width,)
+        Activations; region 0 holds the input batch.
+    E : numpy.ndarray, shape (capacity * width,)
+        Layer errors dC/dZ.
+    Y : numpy.ndarray, shape (capacity * n_out,)
+        The target batch.
+    opt_code : int
+        The optimizer code.
+    opt_hyper : numpy.ndarray of float64, shape (HYPER_SIZE,)
+        The optimizer's hyperparameters.
+    opt_state : numpy.ndarray, shape (STATE_ROWS, P)
+        The optimizer's moment buffers.
+    opt_step : numpy.ndarray of int64, shape (1,)
+        The number of optimizer updates done.
+    l2 : float
+        The L2 penalty l2/2 * sum of squared weights (biases excluded).
+    dropout : numpy.ndarray of float64, shape (L,)
+        The dropout rate of each layer's output (the last is 0).
+    M : numpy.ndarray, shape (capacity * width,)
+        Dropout mask scales: 0 or 1/(1-rate).
+    rng : numpy.ndarray of uint64, shape (2,)
+        The dropout stream: key (from the seed) and batch counter.
+
+    See Also
+    --------
+    fastprop.kernels : The compiled functions that take a Net.
+    fastprop.Model.reserve : Grow the workspace (then take the new ``model.net``).
+
+    Examples
+    --------
+    >>> import fastprop as fp
+    >>> net = fp.Model([3, 5, 2], seed=0).net
+    >>> net.params.shape
+    (32,)
+    """
     params: np.ndarray     # (P,)  every weight and bias, layer by layer (see layout.py)
     grads: np.ndarray      # (P,)  gradient of the mean cost, same layout as params
     layout: np.ndarray     # (L, 6) int64  per-layer sizes and offsets (layout.py columns)

@@ -8,29 +8,29 @@ They follow `sklearn.neural_network.MLPClassifier` / `MLPRegressor`: the same pa
 names where the concept is the same, `fit`, `partial_fit`, `predict`, `predict_proba`,
 `score`, the fitted attributes `classes_`, `n_features_in_`, `loss_curve_`, `n_iter_`,
 `coefs_`/`intercepts_`, and they work in pipelines, `clone` and `GridSearchCV`. The
-network is a `fastprop.Model`, kept in `model_`. Where fastprop differs:
+network is a `fastprop.Model`, kept in `model_`. Where fastprop differs::
 
-optimizer       replaces `solver`: "adam" (default; Adam(lr=learning_rate_init)), "sgd"
-                (SGD with momentum 0.9 and Nesterov, scikit-learn's defaults), "adamw",
-                "rmsprop", "adagrad", "adadelta", or a fastprop optimizer object such as
-                fp.SGD(0.1, momentum=0.5), whose own lr then applies (learning_rate_init
-                is ignored). There is no lbfgs.
-alpha           L2 penalty, scaled as scikit-learn scales it: each batch of B samples
-                minimises mean loss + alpha / (2 B) * sum of squared weights, so fastprop's
-                `l2` is alpha / batch_size (the gradient of every full batch matches
-                scikit-learn's; the last, smaller batch of an epoch gets the same l2).
-early_stopping  holds out validation_fraction of the training data (a fixed seeded
-                split, not stratified) and stops when the validation *loss* has not
-                improved by `tol` for `n_iter_no_change` epochs, restoring the best
-                epoch's weights (scikit-learn watches the validation score). Without it,
-                training stops when the training loss has not improved by `tol` for
-                `n_iter_no_change` epochs, as in scikit-learn.
-dropout         inverted-dropout rate of the hidden layers (one rate or one per layer).
-dtype           None (default) keeps float32 input in float32 and trains everything else
-                in float64, as scikit-learn does; "float32" or "float64" force one.
-activation      scikit-learn's identity, logistic, tanh, relu, or any of fastprop's
-                hidden activations (leaky_relu, elu, sigmoid, softplus, gelu), one name
-                or one per hidden layer.
+    optimizer       replaces `solver`: "adam" (default; Adam(lr=learning_rate_init)), "sgd"
+                    (SGD with momentum 0.9 and Nesterov, scikit-learn's defaults), "adamw",
+                    "rmsprop", "adagrad", "adadelta", or a fastprop optimizer object such as
+                    fp.SGD(0.1, momentum=0.5), whose own lr then applies (learning_rate_init
+                    is ignored). There is no lbfgs.
+    alpha           L2 penalty, scaled as scikit-learn scales it: each batch of B samples
+                    minimises mean loss + alpha / (2 B) * sum of squared weights, so fastprop's
+                    `l2` is alpha / batch_size (the gradient of every full batch matches
+                    scikit-learn's; the last, smaller batch of an epoch gets the same l2).
+    early_stopping  holds out validation_fraction of the training data (a fixed seeded
+                    split, not stratified) and stops when the validation *loss* has not
+                    improved by `tol` for `n_iter_no_change` epochs, restoring the best
+                    epoch's weights (scikit-learn watches the validation score). Without it,
+                    training stops when the training loss has not improved by `tol` for
+                    `n_iter_no_change` epochs, as in scikit-learn.
+    dropout         inverted-dropout rate of the hidden layers (one rate or one per layer).
+    dtype           None (default) keeps float32 input in float32 and trains everything else
+                    in float64, as scikit-learn does; "float32" or "float64" force one.
+    activation      scikit-learn's identity, logistic, tanh, relu, or any of fastprop's
+                    hidden activations (leaky_relu, elu, sigmoid, softplus, gelu), one name
+                    or one per hidden layer.
 
 The classifier trains softmax outputs with cross-entropy, one output per class (two for
 a binary problem, one for a single class, which then always wins), or, for a multilabel
@@ -42,11 +42,15 @@ integer is used as the Model's seed itself.
 Fitted estimators pickle (and joblib.dump) through fastprop.io's arrays, never by
 pickling the compiled kernels' buffers.
 """
+from __future__ import annotations
+
 import copy
 import numbers
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -79,11 +83,16 @@ class _BaseMLP(BaseEstimator):
     """What the classifier and regressor share: parameters, checks, the training loop
     around Model.fit, the fitted attributes and pickling."""
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, optimizer="adam",
-                 alpha=1e-4, batch_size="auto", learning_rate_init=1e-3, max_iter=200,
-                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 dropout=0.0, dtype=None):
+    def __init__(self, hidden_layer_sizes: int | Sequence[int] = (100,),
+                 activation: str | Sequence[str] = "relu", *,
+                 optimizer: str | Optimizer = "adam", alpha: float = 1e-4,
+                 batch_size: int | str = "auto", learning_rate_init: float = 1e-3,
+                 max_iter: int = 200, shuffle: bool = True,
+                 random_state: int | np.random.RandomState | None = None,
+                 tol: float = 1e-4, verbose: bool = False, warm_start: bool = False,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 n_iter_no_change: int = 10, dropout: float | Sequence[float] = 0.0,
+                 dtype: str | None = None) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.optimizer = optimizer
@@ -314,10 +323,38 @@ class _BaseMLP(BaseEstimator):
                          shuffle=bool(self.shuffle), verbose=1 if self.verbose else 0,
                          l2=l2, **stopping)
 
-    def fit(self, X, y):
-        """Train on (X, y) for up to max_iter epochs; with warm_start=True a fitted
-        estimator continues from its current weights (with a fresh optimizer, as in
-        scikit-learn). Returns self."""
+    def fit(self, X: ArrayLike, y: ArrayLike) -> _BaseMLP:
+        """Train on (X, y) for up to max_iter epochs.
+
+        A new network is trained, or with warm_start=True a fitted estimator continues
+        from its current weights (with a fresh optimizer, as in scikit-learn). A call
+        that raises leaves the estimator as it was.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Training inputs, finite.
+        y : array_like, shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (or, for the classifier, a multilabel 0/1 indicator matrix),
+            or regression targets.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid, or X or y is refused.
+        FloatingPointError
+            If training diverges.
+
+        Warns
+        -----
+        sklearn.exceptions.ConvergenceWarning
+            If max_iter epochs ran without the stopping criterion being met.
+        """
         return self._fit(X, y, incremental=False)
 
     # ------------------------------------------------------------------ inference
@@ -327,19 +364,26 @@ class _BaseMLP(BaseEstimator):
         return self.model_.predict(X)
 
     @property
-    def coefs_(self):
-        """The weight matrices (n_in, n_out) of each layer: views into model_.params."""
+    def coefs_(self) -> list[np.ndarray]:
+        """list of numpy.ndarray: The weight matrices (n_in, n_out) of each layer.
+
+        Views into ``model_.params``.
+        """
         check_is_fitted(self)
         return self.model_.weights
 
     @property
-    def intercepts_(self):
-        """The bias vectors (n_out,) of each layer: views into model_.params."""
+    def intercepts_(self) -> list[np.ndarray]:
+        """list of numpy.ndarray: The bias vectors (n_out,) of each layer.
+
+        Views into ``model_.params``.
+        """
         check_is_fitted(self)
         return self.model_.biases
 
     @property
-    def out_activation_(self):
+    def out_activation_(self) -> str:
+        """str: The output activation's name ('softmax', 'logistic' or 'identity')."""
         check_is_fitted(self)
         return {"softmax": "softmax", "sigmoid": "logistic"}.get(
             self.model_.activations[-1], self.model_.activations[-1])
@@ -359,13 +403,116 @@ class _BaseMLP(BaseEstimator):
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
-    """Multi-layer perceptron classifier trained by fastprop (see the module docstring
-    for the parameters and how they map to scikit-learn's).
+    """Multi-layer perceptron classifier trained by fastprop.
 
-    Fitted attributes: classes_, n_features_in_ (feature_names_in_), model_ (the
-    fastprop Model), coefs_ and intercepts_ (views of its weights and biases),
-    loss_curve_, n_iter_, t_, best_loss_, validation_loss_curve_ and
-    best_validation_loss_ (with early_stopping), n_layers_, n_outputs_, out_activation_.
+    It follows `sklearn.neural_network.MLPClassifier`; see the module docstring for
+    where it differs. It trains softmax outputs with cross-entropy, one output per
+    class (two for a binary problem), or, for a multilabel indicator matrix y, one
+    sigmoid output per label with binary cross-entropy.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default (100,)
+        The width of each hidden layer.
+    activation : str or list of str, default 'relu'
+        Hidden-layer activation, one name for all or one per hidden layer:
+        scikit-learn's 'identity', 'logistic', 'tanh', 'relu', or any of fastprop's
+        ('leaky_relu', 'elu', 'sigmoid', 'softplus', 'gelu').
+    optimizer : str or Optimizer, default 'adam'
+        Replaces scikit-learn's `solver`: 'adam' (``Adam(lr=learning_rate_init)``),
+        'sgd' (SGD with momentum 0.9 and Nesterov, scikit-learn's defaults),
+        'adamw', 'rmsprop', 'adagrad', 'adadelta', or a fastprop optimizer object
+        such as ``fp.SGD(0.1, momentum=0.5)``, whose own lr then applies
+        (`learning_rate_init` is ignored; each fit trains a copy). There is no lbfgs.
+    alpha : float, default 1e-4
+        L2 penalty, scaled as scikit-learn scales it: each batch of B samples
+        minimises mean loss + alpha / (2 B) * sum of squared weights (fastprop's
+        `l2` is alpha / batch_size).
+    batch_size : int or 'auto', default 'auto'
+        Samples per gradient step; 'auto' is min(200, n_samples).
+    learning_rate_init : float, default 1e-3
+        The learning rate of a named optimizer, > 0.
+    max_iter : int, default 200
+        The most epochs a fit trains, at least 1.
+    shuffle : bool, default True
+        Shuffle the samples before each epoch.
+    random_state : int, numpy.random.RandomState or None, default None
+        Seeds initialisation, shuffling, dropout and the validation split; an integer
+        is used as the Model's seed itself, None draws fresh entropy.
+    tol : float, default 1e-4
+        The improvement of the loss (or, with early_stopping, of the validation loss)
+        that counts, >= 0.
+    verbose : bool, default False
+        Show a progress bar while training.
+    warm_start : bool, default False
+        Let `fit` continue from the current weights of a fitted estimator (with a
+        fresh optimizer, as in scikit-learn) instead of starting a new network.
+    early_stopping : bool, default False
+        Hold out `validation_fraction` of the training data (a fixed seeded split, not
+        stratified) and stop when the validation loss has not improved by `tol` for
+        `n_iter_no_change` epochs, restoring the best epoch's weights (scikit-learn
+        watches the validation score). Without it, training stops when the training
+        loss has not improved by `tol` for `n_iter_no_change` epochs.
+    validation_fraction : float, default 0.1
+        The share of the training data held out by early stopping, in (0, 1).
+    n_iter_no_change : int, default 10
+        Epochs without improvement before training stops, at least 1.
+    dropout : float or list of float, default 0.0
+        Inverted-dropout rate of the hidden layers (one rate or one per layer), in
+        [0, 1).
+    dtype : {None, 'float32', 'float64'}, default None
+        None keeps float32 input in float32 and trains everything else in float64, as
+        scikit-learn does; 'float32' or 'float64' force one.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+        The class labels (for a multilabel fit, 0..n_labels-1).
+    n_features_in_ : int
+        The number of features seen by fit.
+    feature_names_in_ : numpy.ndarray of str
+        The feature names seen by fit, where X had string column names.
+    model_ : fastprop.Model
+        The trained network.
+    coefs_ : list of numpy.ndarray
+        The weight matrices (n_in, n_out) of each layer: views into model_.params.
+    intercepts_ : list of numpy.ndarray
+        The bias vectors (n_out,) of each layer: views into model_.params.
+    loss_curve_ : list of float
+        The training loss of each epoch, across fits and partial fits.
+    n_iter_ : int
+        The number of epochs trained.
+    t_ : int
+        The number of training samples seen.
+    best_loss_ : float or None
+        The lowest training loss (None with early_stopping).
+    validation_loss_curve_ : list of float or None
+        The validation loss of each epoch (with early_stopping).
+    best_validation_loss_ : float or None
+        The lowest validation loss (with early_stopping).
+    n_layers_ : int
+        The number of layers, input and output included.
+    n_outputs_ : int
+        The number of outputs.
+    out_activation_ : str
+        The output activation's name.
+
+    See Also
+    --------
+    MLPRegressor : The regressor.
+    fastprop.Model : The network it trains.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastprop.sklearn import MLPClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 4))
+    >>> y = np.where(X[:, 0] > 0, "yes", "no")
+    >>> clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    >>> clf = clf.fit(X, y)
+    >>> clf.predict_proba(X[:3]).shape
+    (3, 2)
     """
 
     def __sklearn_tags__(self):
@@ -423,25 +570,105 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                              f"{known!r}")
         return (X, np.searchsorted(known, y).astype(np.int64), len(known), loss, fitted)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike,
+                    classes: ArrayLike | None = None) -> MLPClassifier:
         """One epoch over (X, y), continuing the weights and the optimizer's moments.
-        `classes` (every label y will ever hold) is required on the first call."""
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Training inputs, finite.
+        y : array_like, shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a multilabel 0/1 indicator matrix.
+        classes : array_like or None, default None
+            Every label y will ever hold: required on the first call (unless y is a
+            multilabel indicator matrix), and if given later, the same.
+
+        Returns
+        -------
+        self
+            The estimator.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid, X or y is refused, `classes` is missing on the
+            first call or differs from the first call's, or y holds unknown labels.
+        FloatingPointError
+            If training diverges.
+        """
         return self._fit(X, y, incremental=True, classes=classes)
 
-    def predict_proba(self, X):
-        """Class probabilities (n_samples, n_classes), rows summing to 1; for a
-        multilabel fit, the probability of each label (n_samples, n_labels)."""
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Inputs, finite.
+
+        Returns
+        -------
+        numpy.ndarray
+            (n_samples, n_classes), rows summing to 1, columns in the order of
+            `classes_`; for a multilabel fit, the probability of each label
+            (n_samples, n_labels).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ValueError
+            If X is refused.
+        """
         return self._forward(X)
 
-    def predict_log_proba(self, X):
-        """log(predict_proba(X)); -inf where a probability underflowed to 0."""
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
+        """The logarithm of `predict_proba`.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Inputs, finite.
+
+        Returns
+        -------
+        numpy.ndarray
+            log(predict_proba(X)); -inf where a probability underflowed to 0.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ValueError
+            If X is refused.
+        """
         proba = self.predict_proba(X)
         with np.errstate(divide="ignore"):
             return np.log(proba, out=proba)
 
-    def predict(self, X):
-        """The most probable class of each sample (labels from classes_); for a
-        multilabel fit, the (n_samples, n_labels) 0/1 matrix of probabilities > 0.5."""
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The predicted classes.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Inputs, finite.
+
+        Returns
+        -------
+        numpy.ndarray
+            The most probable class of each sample (labels from `classes_`),
+            shape (n_samples,); for a multilabel fit, the (n_samples, n_labels) 0/1
+            matrix of probabilities > 0.5.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ValueError
+            If X is refused.
+        """
         proba = self.predict_proba(X)
         if self._multilabel:
             return (proba > 0.5).astype(np.int64)
@@ -449,13 +676,113 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multi-layer perceptron regressor trained by fastprop, minimising half the squared
-    error (see the module docstring for the parameters).
+    """Multi-layer perceptron regressor trained by fastprop.
 
-    Fitted attributes: n_features_in_ (feature_names_in_), model_ (the fastprop
-    Model), coefs_ and intercepts_ (views of its weights and biases), loss_curve_,
-    n_iter_, t_, best_loss_, validation_loss_curve_ and best_validation_loss_ (with
-    early_stopping), n_layers_, n_outputs_, out_activation_.
+    It follows `sklearn.neural_network.MLPRegressor`, minimising half the squared
+    error with identity outputs; see the module docstring for where it differs. A 1-D
+    y gives 1-D predictions.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default (100,)
+        The width of each hidden layer.
+    activation : str or list of str, default 'relu'
+        Hidden-layer activation, one name for all or one per hidden layer:
+        scikit-learn's 'identity', 'logistic', 'tanh', 'relu', or any of fastprop's
+        ('leaky_relu', 'elu', 'sigmoid', 'softplus', 'gelu').
+    optimizer : str or Optimizer, default 'adam'
+        Replaces scikit-learn's `solver`: 'adam' (``Adam(lr=learning_rate_init)``),
+        'sgd' (SGD with momentum 0.9 and Nesterov, scikit-learn's defaults),
+        'adamw', 'rmsprop', 'adagrad', 'adadelta', or a fastprop optimizer object
+        such as ``fp.SGD(0.1, momentum=0.5)``, whose own lr then applies
+        (`learning_rate_init` is ignored; each fit trains a copy). There is no lbfgs.
+    alpha : float, default 1e-4
+        L2 penalty, scaled as scikit-learn scales it: each batch of B samples
+        minimises mean loss + alpha / (2 B) * sum of squared weights (fastprop's
+        `l2` is alpha / batch_size).
+    batch_size : int or 'auto', default 'auto'
+        Samples per gradient step; 'auto' is min(200, n_samples).
+    learning_rate_init : float, default 1e-3
+        The learning rate of a named optimizer, > 0.
+    max_iter : int, default 200
+        The most epochs a fit trains, at least 1.
+    shuffle : bool, default True
+        Shuffle the samples before each epoch.
+    random_state : int, numpy.random.RandomState or None, default None
+        Seeds initialisation, shuffling, dropout and the validation split; an integer
+        is used as the Model's seed itself, None draws fresh entropy.
+    tol : float, default 1e-4
+        The improvement of the loss (or, with early_stopping, of the validation loss)
+        that counts, >= 0.
+    verbose : bool, default False
+        Show a progress bar while training.
+    warm_start : bool, default False
+        Let `fit` continue from the current weights of a fitted estimator (with a
+        fresh optimizer, as in scikit-learn) instead of starting a new network.
+    early_stopping : bool, default False
+        Hold out `validation_fraction` of the training data (a fixed seeded split, not
+        stratified) and stop when the validation loss has not improved by `tol` for
+        `n_iter_no_change` epochs, restoring the best epoch's weights (scikit-learn
+        watches the validation score). Without it, training stops when the training
+        loss has not improved by `tol` for `n_iter_no_change` epochs.
+    validation_fraction : float, default 0.1
+        The share of the training data held out by early stopping, in (0, 1).
+    n_iter_no_change : int, default 10
+        Epochs without improvement before training stops, at least 1.
+    dropout : float or list of float, default 0.0
+        Inverted-dropout rate of the hidden layers (one rate or one per layer), in
+        [0, 1).
+    dtype : {None, 'float32', 'float64'}, default None
+        None keeps float32 input in float32 and trains everything else in float64, as
+        scikit-learn does; 'float32' or 'float64' force one.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        The number of features seen by fit.
+    feature_names_in_ : numpy.ndarray of str
+        The feature names seen by fit, where X had string column names.
+    model_ : fastprop.Model
+        The trained network.
+    coefs_ : list of numpy.ndarray
+        The weight matrices (n_in, n_out) of each layer: views into model_.params.
+    intercepts_ : list of numpy.ndarray
+        The bias vectors (n_out,) of each layer: views into model_.params.
+    loss_curve_ : list of float
+        The training loss of each epoch, across fits and partial fits.
+    n_iter_ : int
+        The number of epochs trained.
+    t_ : int
+        The number of training samples seen.
+    best_loss_ : float or None
+        The lowest training loss (None with early_stopping).
+    validation_loss_curve_ : list of float or None
+        The validation loss of each epoch (with early_stopping).
+    best_validation_loss_ : float or None
+        The lowest validation loss (with early_stopping).
+    n_layers_ : int
+        The number of layers, input and output included.
+    n_outputs_ : int
+        The number of outputs.
+    out_activation_ : str
+        The output activation's name.
+
+    See Also
+    --------
+    MLPClassifier : The classifier.
+    fastprop.Model : The network it trains.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastprop.sklearn import MLPRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 3))
+    >>> y = X @ [1.0, -2.0, 0.5]
+    >>> reg = MLPRegressor(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+    >>> reg = reg.fit(X, y)
+    >>> reg.predict(X[:4]).shape
+    (4,)
     """
 
     def __sklearn_tags__(self):
@@ -471,12 +798,51 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             y = column_or_1d(y, warn=True)
         return X, y, 1 if y.ndim == 1 else y.shape[1], "mse", fitted
 
-    def partial_fit(self, X, y):
-        """One epoch over (X, y), continuing the weights and the optimizer's moments."""
+    def partial_fit(self, X: ArrayLike, y: ArrayLike) -> MLPRegressor:
+        """One epoch over (X, y), continuing the weights and the optimizer's moments.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Training inputs, finite.
+        y : array_like, shape (n_samples,) or (n_samples, n_targets)
+            Regression targets, finite.
+
+        Returns
+        -------
+        self
+            The estimator.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid, X or y is refused, or y has a different number
+            of targets than before.
+        FloatingPointError
+            If training diverges.
+        """
         return self._fit(X, y, incremental=True)
 
-    def predict(self, X):
-        """Predictions (n_samples,) for a single target, else (n_samples, n_targets)."""
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Predict regression targets.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Inputs, finite.
+
+        Returns
+        -------
+        numpy.ndarray
+            Predictions (n_samples,) for a single target, else (n_samples, n_targets).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ValueError
+            If X is refused.
+        """
         out = self._forward(X)
         return out.ravel() if self.n_outputs_ == 1 else out
 

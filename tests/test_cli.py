@@ -220,12 +220,17 @@ def test_errors_in_data(trained, tmp_path):
                       "missing.csv")
     assert_user_error(fastprop("train", data, "--target", "colour"), "no column 'colour'",
                       "its columns are a, b, c, d, species")
-    text = tmp_path / "text.csv"
-    write_csv(text, ["a", "b", "y"], [[1, 2, 0], [3, "n/a", 1], [5, 6, 0]])
-    assert_user_error(fastprop("train", text), "line 3, column 'b'", "'n/a' is not a number")
-    ragged = tmp_path / "ragged.csv"
+    gaps = tmp_path / "gaps.csv"          # n/a is a missing value: filled, or refused
+    write_csv(gaps, ["a", "b", "y"], [[1, 2, 0], [3, "n/a", 1], [5, 6, 0], [7, 8, 1]])
+    assert_user_error(fastprop("train", gaps, "--no-impute"), "column 'b' has 1 missing "
+                      "value (first at line 3)", "--no-impute")
+    ragged = tmp_path / "ragged.csv"     # a short row lacks its last fields
     ragged.write_text("a,b,y\n1,2,0\n3,4\n")
-    assert_user_error(fastprop("train", ragged), "line 3 has 2 fields, expected 3")
+    assert_user_error(fastprop("train", ragged), "the target 'y'", "is missing in 1 row "
+                      "(first at line 3)")
+    long = tmp_path / "long.csv"
+    long.write_text("a,b,y\n1,2,0\n3,4,5,6\n")
+    assert_user_error(fastprop("train", long), "cannot read", "line 3")
     np.savez(tmp_path / "arrays.npz", features=np.zeros((5, 2)), labels=np.zeros(5))
     assert_user_error(fastprop("train", tmp_path / "arrays.npz"), "no array 'y'",
                       "features, labels")

@@ -4,6 +4,7 @@
                    [--optimizer adam] [--epochs 30] [--out model.npz] [--plot curves.png] ...
     fastprop predict model.npz DATA.csv|DATA.npz [--out predictions.csv] [--proba]
     fastprop bench [--workload W2] [--threads 1]
+    fastprop warmup [--dtype both]
 
 Each subcommand is a function `cmd_<name>(args) -> exit code` registered by an
 `add_<name>_parser(subparsers)` function; `main` builds the parser and dispatches.
@@ -12,8 +13,9 @@ that does not fit the model) are reported as one line `fastprop: error: ...` on 
 with exit code 2, never as a traceback.
 
 `train --out` saves the model with fastprop.io and, beside it, what `predict` needs to
-take raw data: the inputs' standardisation (x_mean, x_scale), the class labels, the
-regression target's scaling, and the feature and target names.
+take raw data: the column encoding (see encode.py: fill values, x_mean and x_scale,
+categories), the class labels, the regression target's scaling, and the feature and
+target names.
 """
 import sys
 
@@ -23,6 +25,7 @@ from .bench import add_bench_parser
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, PROG, UsageError, _Parser
 from .predict import add_predict_parser
 from .train import add_train_parser
+from .warmup import add_warmup_parser
 
 
 # ---------------------------------------------------------------- entry point
@@ -35,6 +38,7 @@ def build_parser():
     add_train_parser(subparsers)
     add_predict_parser(subparsers)
     add_bench_parser(subparsers)
+    add_warmup_parser(subparsers)
     return parser
 
 

@@ -152,6 +152,13 @@ def _time_torch(torch, wl, epochs, repeats):
     return best, final, name
 
 
+def us_per_step(seconds, steps):
+    """Microseconds per step with three significant digits (a W1 step is well under
+    one), with thousands separated where it is that long."""
+    us = seconds / steps * 1e6
+    return f"{us:,.0f}" if us >= 1000 else f"{us:.3g}"
+
+
 def cmd_bench(args):
     """Run `fastprop bench`: time fastprop (and PyTorch) on one workload."""
     from fastprop.threads import resolve_threads
@@ -167,7 +174,7 @@ def cmd_bench(args):
 
     seconds, loss = _time_fastprop(wl, epochs, args.repeats, threads)
     rate = samples / seconds
-    print(f"fastprop: {rate:,.0f} samples/s  {seconds / steps * 1e6:,.1f} us/step  "
+    print(f"fastprop: {rate:,.0f} samples/s  {us_per_step(seconds, steps)} us/step  "
           f"(final loss {loss:.4g})")
 
     if args.no_torch:
@@ -185,6 +192,6 @@ def cmd_bench(args):
         torch.set_num_threads(previous)
     t_rate = samples / t_seconds
     print(f"torch {torch.__version__} {name}: {t_rate:,.0f} samples/s  "
-          f"{t_seconds / steps * 1e6:,.1f} us/step  (final loss {t_loss:.4g})")
+          f"{us_per_step(t_seconds, steps)} us/step  (final loss {t_loss:.4g})")
     print(f"fastprop / torch: {rate / t_rate:.2f}x")
     return 0

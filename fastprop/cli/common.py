@@ -158,9 +158,14 @@ def positive_float(text):
 
 def layer_widths(text):
     """argparse type: comma-separated positive hidden widths, e.g. "128" or "256,128";
-    an empty string means no hidden layer."""
-    if not text.strip():
+    "none" asks for a network without hidden layers (an empty value is refused, since
+    it is more often a shell variable that was not set than a wish)."""
+    if text.strip().lower() == "none":
         return []
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "expected hidden layer widths such as 128 or 256,128 (or none for a network "
+            "without hidden layers); got an empty value")
     try:
         widths = [int(part) for part in text.split(",")]
     except ValueError:
@@ -185,3 +190,12 @@ def dropout_rates(text):
     (one per hidden layer), each in [0, 1)."""
     rates = [fraction(part) for part in text.split(",")]
     return rates[0] if len(rates) == 1 else rates
+
+
+def column_list(text):
+    """argparse type: comma-separated column names, e.g. "id" or "id,notes"."""
+    names = [part.strip() for part in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names; got "
+                                         f"{text!r}")
+    return names

@@ -2,6 +2,7 @@
 files; splitting and standardising them."""
 import csv
 import os
+import re
 
 import numpy as np
 
@@ -30,83 +31,208 @@ def load_dataset(name):
     return table, task
 
 
-def read_data(path, target=None, need_target=True):
-    """A Table from a CSV or .npz file. CSV: a header row (any non-numeric field makes
-    the first row one) names the columns; `target` is a column name or index (default:
-    the last column). NPZ: `target` names an array (default "y"); the features are the
-    array "X" or else the only other array."""
+def read_data(path, target=None, need_target=True, drop=()):
+    """A Table from a CSV or .npz file. CSV (see `read_csv_frame`): a header row (any
+    non-numeric field makes the first row one) names the columns; `target` is a column
+    name or index (default: the last column); `drop` names columns to leave out. The
+    Table's `frame` holds the feature columns (numbers as float64 with NaN where
+    missing, text as str with NaN) and X is None until they are encoded. NPZ: `target`
+    names an array (default "y"); the features are the array "X" or else the only
+    other array."""
     if not os.path.exists(path):
         raise UsageError(f"no such file: {path}")
     if os.path.isdir(path):
         raise UsageError(f"{path} is a folder, not a data file")
     if path.lower().endswith(".npz"):
+        if drop:
+            raise UsageError("--drop names CSV columns; an .npz file has none")
         return _read_npz(path, target, need_target)
-    return _read_csv(path, target, need_target)
+    return _read_csv(path, target, need_target, drop)
 
 
-def _read_csv(path, target, need_target):
-    header, rows = read_csv_fields(path)
-    width = len(rows[0])
+def _read_csv(path, target, need_target, drop):
+    frame, names, header = read_csv_frame(path)
+    width = len(names)
     t = None
     if need_target or target is not None:
-        t = _column_index(path, header, width, target)
-    features = [j for j in range(width) if j != t]
+        t = _column_index(path, names if header else None, width, target)
+    dropped = set()
+    for name in drop:
+        if name not in names:
+            raise UsageError(f"--drop {name}: {path} has no column {name!r}; its columns "
+                             f"are {_listing(names)}")
+        dropped.add(names.index(name))
+    if t is not None and t in dropped:
+        raise UsageError(f"--drop {names[t]}: that is the target column")
+    features = [j for j in range(width) if j != t and j not in dropped]
     if not features:
         raise UsageError(f"{path} has no feature columns besides the target")
-    X = csv_numbers(path, header, rows, features)
+    repeated = sorted({names[j] for j in features if names.count(names[j]) > 1})
+    if repeated:
+        raise UsageError(f"{path} has more than one column named {repeated[0]!r}")
     y = None
     if t is not None:
-        values = [row[t].strip() for row in rows]
-        y = (np.array([float(v) for v in values]) if all(_is_number(v) for v in values)
-             else np.array(values))
-    names = [header[j] for j in features] if header is not None else None
-    target_name = (header[t] if header is not None else str(t)) if t is not None else None
-    return Table(X, y, names, target_name, source=path)
+        column = frame[t]
+        missing = column.isna().to_numpy()
+        if missing.any():
+            raise UsageError(f"the target {names[t]!r} of {path} is missing in "
+                             f"{int(missing.sum())} row{'s' if missing.sum() > 1 else ''} "
+                             f"(first at line {first_line(missing, header)}); drop those "
+                             f"rows or choose another --target")
+        numbers = as_numbers(column)
+        y = numbers if numbers is not None else column.to_numpy(dtype=str)
+    table = Table(None, y, [names[j] for j in features], names[t] if t is not None else None,
+                  source=path)
+    features_frame = frame[features]
+    features_frame.columns = table.feature_names
+    table.frame = typed_columns(features_frame, path, header)
+    table.header = header
+    return table
 
 
-def read_csv_fields(path):
-    """(header or None, rows of string fields) of a CSV file; blank lines are skipped,
-    every row must have the same number of fields. The first row is a header when any
-    of its fields is not a number."""
+def _listing(names, most=10):
+    return ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+
+
+# The delimiters a CSV file may use; the first line that shows one decides.
+DELIMITERS = ",;\t|"
+
+
+def read_csv_frame(path):
+    """(frame, column names, whether the file has a header row) of a CSV file, read by
+    pandas: the delimiter (comma, semicolon, tab or |) sniffed from the first lines,
+    quoted fields, UTF-8 (with or without a BOM) or else Latin-1 text, blank lines
+    skipped. Every cell is a stripped string, or NaN where it is empty or an NA marker
+    (NA, N/A, NaN, null, ...). The first row is a header when any of its fields is
+    not a number; without one the columns are named by their index, 0, 1, ..."""
+    import pandas as pd
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [row for row in csv.reader(f) if any(field.strip() for field in row)]
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise UsageError(f"cannot read {path}: {err}") from None
-    if not rows:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError as err:
+        raise UsageError(f"cannot read {path}: {err.strerror or err}") from None
+    encoding = "utf-8-sig"
+    try:
+        head.decode(encoding)
+    except UnicodeDecodeError as err:
+        encoding = "latin-1" if err.start < len(head) - 4 else encoding   # a cut character
+    frame = None
+    for attempt in (encoding, "latin-1"):
+        delimiter = _sniff_delimiter(head.decode(attempt, "replace"))
+        try:
+            frame = pd.read_csv(path, sep=delimiter,
+                                header=None, dtype=str, skipinitialspace=True,
+                                encoding=attempt, skip_blank_lines=True)
+            break
+        except UnicodeDecodeError:
+            continue
+        except pd.errors.EmptyDataError:
+            raise UsageError(f"{path} holds no data") from None
+        except (pd.errors.ParserError, ValueError, OSError) as err:
+            raise UsageError(f"cannot read {path}: {' '.join(str(err).split())}") from None
+    frame = frame.apply(lambda c: c.str.strip()).replace("", np.nan)
+    frame = frame.dropna(how="all").reset_index(drop=True)
+    frame.columns = range(frame.shape[1])
+    if frame.empty:
         raise UsageError(f"{path} holds no data")
-    header = None
-    if not all(_is_number(field) for field in rows[0]):
-        header, rows = [field.strip() for field in rows[0]], rows[1:]
-        if not rows:
+    first = frame.iloc[0]
+    header = any(isinstance(v, str) and not _is_number(v) and not (
+        delimiter != "," and re.match(DECIMAL_COMMA, v)) for v in first)
+    if header:
+        names = [v if isinstance(v, str) else f"column {j + 1}" for j, v in enumerate(first)]
+        frame = frame.iloc[1:].reset_index(drop=True)
+        if frame.empty:
             raise UsageError(f"{path} has a header row but no data")
-    width = len(header) if header is not None else len(rows[0])
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            line = i + (2 if header is not None else 1)
-            raise UsageError(f"{path} line {line} has {len(row)} fields, expected {width}")
-    return header, rows
+    else:
+        names = [str(j) for j in range(frame.shape[1])]
+    if delimiter != ",":
+        frame = _decimal_commas(frame)
+    return frame, names, header
 
 
-def csv_numbers(path, header, rows, columns):
-    """The float64 matrix (len(rows), len(columns)) of the chosen columns; a field that is
-    not a number, or missing/infinite values, are reported with line and column."""
-    X = np.empty((len(rows), len(columns)))
-    for i, row in enumerate(rows):
-        for out, j in enumerate(columns):
-            try:
-                X[i, out] = float(row[j])
-            except ValueError:
-                line = i + (2 if header is not None else 1)
-                name = repr(header[j]) if header is not None else str(j)
-                raise UsageError(f"{path} line {line}, column {name}: {row[j].strip()!r} is "
-                                 f"not a number") from None
-    if not np.isfinite(X).all():
-        i, out = np.argwhere(~np.isfinite(X))[0]
-        line = i + (2 if header is not None else 1)
-        raise UsageError(f"{path} line {line}: missing or infinite feature value "
-                         f"({X[i, out]})")
-    return X
+DECIMAL_COMMA = r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$"
+INTEGER = r"^[+-]?\d+$"
+
+
+def _decimal_commas(frame):
+    """Columns of a file not delimited by commas whose values are all numbers written
+    with a decimal comma (1,5), or integers, with the comma made a point."""
+    for j in frame.columns:
+        values = frame[j].dropna()
+        comma = values.str.match(DECIMAL_COMMA)
+        if len(values) and comma.any() and (comma | values.str.match(INTEGER)).all():
+            frame[j] = frame[j].str.replace(",", ".", regex=False)
+    return frame
+
+
+def _sniff_delimiter(text):
+    """The delimiter of a CSV file's first lines: what csv.Sniffer finds among
+    DELIMITERS, else the one of them the first line holds most of, else a comma."""
+    lines = [line for line in text.splitlines() if line.strip()][:20]
+    sample = "\n".join(lines)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        pass
+    counts = {d: lines[0].count(d) for d in DELIMITERS} if lines else {}
+    best = max(counts, key=counts.get) if counts else ","
+    return best if counts.get(best) else ","
+
+
+def first_line(mask, header):
+    """The file line of the first True row of `mask` (rows counted after the header)."""
+    return int(np.argmax(mask)) + (2 if header else 1)
+
+
+def as_numbers(column):
+    """The float64 values of a column of strings (NaN where missing), or None when a
+    present value is not a number. Converted as Python's float() does (correctly
+    rounded), not with pandas' faster, inexact parser."""
+    try:
+        return column.astype(np.float64).to_numpy()
+    except (ValueError, TypeError):
+        return None
+
+
+def typed_columns(frame, path, header):
+    """The frame with every column that holds only numbers (and gaps) as float64, the
+    others as text (str, NaN where missing). Infinite numbers are refused."""
+    out = frame.copy()
+    for j in frame.columns:
+        numbers = as_numbers(frame[j])
+        if numbers is None:
+            continue
+        infinite = np.isinf(numbers)
+        if infinite.any():
+            raise UsageError(f"{path} line {first_line(infinite, header)}, column "
+                             f"{_label(j, header)}: infinite value "
+                             f"({numbers[infinite][0]})")
+        out[j] = numbers
+    return out
+
+
+def _label(name, header):
+    """A column as messages name it: its quoted header name, or its index."""
+    return repr(str(name)) if header else str(name)
+
+
+def numbers_of(frame, column, path, header, named=None):
+    """The float64 values of one column (NaN where missing); a value that is not a
+    number, or an infinite one, is reported with its line and column (its quoted name
+    where `named`, default: when the file has a header)."""
+    values = frame[column]
+    numbers = as_numbers(values) if values.dtype.kind != "f" else values.to_numpy()
+    label = _label(column, header if named is None else named)
+    if numbers is None:
+        bad = ~values.isna().to_numpy() & np.array(
+            [isinstance(v, str) and not _is_number(v) for v in values])
+        raise UsageError(f"{path} line {first_line(bad, header)}, column {label}: "
+                         f"{values[int(np.argmax(bad))]!r} is not a number")
+    infinite = np.isinf(numbers)
+    if infinite.any():
+        raise UsageError(f"{path} line {first_line(infinite, header)}, column {label}: "
+                         f"infinite value ({numbers[infinite][0]})")
+    return numbers
 
 
 def _column_index(path, header, width, target):
@@ -130,7 +256,7 @@ def _column_index(path, header, width, target):
 def _is_number(text):
     try:
         float(text)
-    except ValueError:
+    except (ValueError, TypeError):
         return False
     return True
 

@@ -10,7 +10,8 @@ import numpy as np
 from fastprop import io as fpio
 
 from .common import EXIT_ERROR, PROG, UsageError, network_size, user_errors
-from .data import check_in_range, csv_numbers, read_csv_fields, read_data, scaled
+from .data import check_in_range, read_csv_frame, read_data, scaled
+from .encode import Encoding
 from .train import check_output_path, predicted_classes
 
 
@@ -136,57 +137,129 @@ def check_preprocessing(model, extra, path):
         if target.ndim != 0 or target.dtype.kind not in "US":
             fail(f"extra.target_name must be one name; it is {target.dtype} {target.shape}")
         checked["target_name"] = str(target.astype(str))
+    _check_columns(extra, checked, n_in, fail)
     return checked
 
 
+COLUMN_ARRAYS = ("columns", "numeric_columns", "numeric_fill", "text_columns", "text_fill")
+
+
+def _check_columns(extra, checked, n_in, fail):
+    """The column encoding arrays (see encode.py), all or none of them, into `checked`:
+    columns, numeric_columns and text_columns as lists of str, numeric_fill float64,
+    text_fill str, categories a list of str arrays (cat_0, cat_1, ...)."""
+    present = [name for name in COLUMN_ARRAYS if name in extra]
+    if not present:
+        stray = sorted(n for n in extra if n.startswith("cat_"))
+        if stray:
+            fail(f"extra.{stray[0]} without extra.columns")
+        return
+    if len(present) != len(COLUMN_ARRAYS):
+        lack = [n for n in COLUMN_ARRAYS if n not in extra]
+        fail(f"extra.{present[0]} without extra.{lack[0]}")
+    if "x_mean" not in checked:
+        fail("extra.columns without extra.x_mean and x_scale")
+    names = {}
+    for name in ("columns", "numeric_columns", "text_columns", "text_fill"):
+        value = extra[name]
+        if value.ndim != 1 or value.dtype.kind not in "US":
+            fail(f"extra.{name} must be a list of names; it is {value.dtype} {value.shape}")
+        names[name] = [str(v) for v in value.astype(str)]
+    columns, numeric, text = names["columns"], names["numeric_columns"], names["text_columns"]
+    if len(set(columns)) != len(columns):
+        fail("extra.columns repeats a name")
+    if sorted(numeric + text) != sorted(columns):
+        fail("extra.numeric_columns and extra.text_columns must share out extra.columns")
+    fill = extra["numeric_fill"]
+    if fill.dtype.kind not in "iuf" or fill.shape != (len(numeric),):
+        fail(f"extra.numeric_fill must hold {len(numeric)} numbers; it is {fill.dtype} "
+             f"{fill.shape}")
+    fill = fill.astype(np.float64)
+    if not np.isfinite(fill).all():
+        fail(f"extra.numeric_fill[{int(np.argmax(~np.isfinite(fill)))}] is not finite")
+    if len(names["text_fill"]) != len(text):
+        fail(f"extra.text_fill holds {len(names['text_fill'])} values for {len(text)} text "
+             f"columns")
+    categories = []
+    for i in range(len(text)):
+        cats = extra.get(f"cat_{i}")
+        if cats is None:
+            fail(f"extra.cat_{i} (the categories of text column {text[i]!r}) is missing")
+        if cats.ndim != 1 or cats.dtype.kind not in "US" or len(cats) == 0:
+            fail(f"extra.cat_{i} must be a non-empty list of categories; it is {cats.dtype} "
+                 f"{cats.shape}")
+        cats = cats.astype(str)
+        if len(np.unique(cats)) != len(cats):
+            fail(f"extra.cat_{i} repeats a category")
+        categories.append(cats)
+    if f"cat_{len(text)}" in extra:
+        fail(f"extra.cat_{len(text)} has no text column")
+    width = len(numeric) + sum(len(c) for c in categories)
+    if width != n_in:
+        fail(f"{len(numeric)} numeric columns and {sum(len(c) for c in categories)} "
+             f"categories make {width} inputs; the model has {n_in}")
+    mean, scale = checked["x_mean"][len(numeric):], checked["x_scale"][len(numeric):]
+    if (mean != 0).any() or (scale != 1).any():
+        fail("extra.x_mean and x_scale must be 0 and 1 for the one-hot inputs")
+    checked.update(names, numeric_fill=fill, categories=categories)
+
+
 def features_for(model, prep, path):
-    """The model's input matrix from the data file `path` (see `_csv_features`), then
-    standardised as in training; `prep` is what `check_preprocessing` returned."""
+    """The model's input matrix from the data file `path`, encoded as in training (see
+    encode.py); `prep` is what `check_preprocessing` returned. A CSV with a header row
+    gives the model's columns by name, when the model knows them: every one must be
+    there, in any order, and others are ignored; a header that does not match is
+    refused, never read by position. Otherwise the columns are taken by position,
+    without the target column when that is the one column too many. An .npz file gives
+    numeric columns by position."""
     n_in = model.sizes[0]
-    names = prep.get("feature_names")
+    encoding = Encoding.from_checked(prep, n_in)
+    width = len(encoding.columns)
     if path.lower().endswith(".npz"):
+        if encoding.text:
+            raise UsageError(f"{path}: the model takes the text column"
+                             f"{'s' if len(encoding.text) > 1 else ''} "
+                             f"{', '.join(map(repr, encoding.text))}; give a CSV file")
         X = read_data(path, need_target=False).X
-    else:
-        X, header_names = _csv_features(path, n_in, prep)
-        names = header_names if header_names is not None else names
-    if X.shape[1] != n_in:
-        hint = (" (remove the target column, or give the file a header row)"
-                if X.shape[1] == n_in + 1 else "")
-        raise UsageError(f"{path} has {X.shape[1]} feature columns but the model takes "
-                         f"{n_in}{hint}")
-    scaling = (prep["x_mean"], prep["x_scale"]) if "x_mean" in prep else None
-    result = scaled(X, *scaling) if scaling is not None else X
-    check_in_range(result, X, model.dtype, path, names, scaling)
-    return result
-
-
-def _csv_features(path, n_in, prep):
-    """(feature matrix, column names or None) of a CSV for the model. When the model
-    knows its feature names and the file has a header, the columns are taken by name and
-    every name must be there: a header that does not match is refused, never read by
-    position. Otherwise by position, without the target column when that is the one
-    column too many."""
-    header, rows = read_csv_fields(path)
-    width = len(rows[0])
-    columns = list(range(width))
-    names = prep.get("feature_names")
-    target = prep.get("target_name")
-    if header is not None and names is not None:
-        missing = [n for n in names if n not in header]
+        if X.shape[1] != n_in:
+            raise UsageError(f"{path} has {X.shape[1]} feature columns but the model takes "
+                             f"{n_in}")
+        names = prep.get("feature_names")
+        scaling = (prep["x_mean"], prep["x_scale"]) if "x_mean" in prep else None
+        result = scaled(X, *scaling) if scaling is not None else X
+        check_in_range(result, X, model.dtype, path, names, scaling)
+        return result
+    frame, header_names, header = read_csv_frame(path)
+    known = "columns" in prep or "feature_names" in prep
+    columns = list(range(len(header_names)))
+    if header and known:
+        missing = [n for n in encoding.columns if n not in header_names]
         if missing:
             raise UsageError(f"{path} lacks the column{'s' if len(missing) > 1 else ''} "
                              f"{', '.join(map(repr, missing[:5]))}"
                              f"{' ...' if len(missing) > 5 else ''} the model was trained "
-                             f"on (its columns are {', '.join(header[:10])}"
-                             f"{', ...' if len(header) > 10 else ''})")
-        repeated = [n for n in names if header.count(n) > 1]
+                             f"on (its columns are {', '.join(header_names[:10])}"
+                             f"{', ...' if len(header_names) > 10 else ''})")
+        repeated = [n for n in encoding.columns if header_names.count(n) > 1]
         if repeated:
             raise UsageError(f"{path} has more than one column named {repeated[0]!r}")
-        columns = [header.index(n) for n in names]
-    elif header is not None and target in header and width == n_in + 1:
-        columns.remove(header.index(target))
-    used = [header[j] for j in columns] if header is not None else None
-    return csv_numbers(path, header, rows, columns), used
+        columns = [header_names.index(n) for n in encoding.columns]
+    elif header and prep.get("target_name") in header_names and \
+            len(columns) == width + 1:
+        columns.remove(header_names.index(prep["target_name"]))
+    if len(columns) != width:
+        hint = (" (remove the target column, or give the file a header row)"
+                if len(columns) == width + 1 else "")
+        raise UsageError(f"{path} has {len(columns)} feature columns but the model takes "
+                         f"{width}{hint}")
+    frame = frame[columns]
+    if known:
+        names = encoding.columns
+    else:           # an older model that does not know its columns' names: by position
+        names = [header_names[j] for j in columns] if header else [str(j) for j in columns]
+        encoding.columns = encoding.numeric = names
+    frame.columns = names
+    return encoding.transform(frame, path, header, model.dtype, named=header or known)
 
 
 def cmd_predict(args):

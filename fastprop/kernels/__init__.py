@@ -112,7 +112,40 @@ def _update(net):
 
 @kernel
 def predict(net, X, out):
-    """out (n, n_out) = output activations for X (n, n_in), any n."""
+    """Write the network's output activations for X into `out`.
+
+    Any number of rows; the workspace's capacity does not limit it. Allocates nothing.
+
+    Parameters
+    ----------
+    net : Net
+        ``model.net`` of a Model (after any `Model.reserve` or `Model.set_optimizer`).
+    X : numpy.ndarray, shape (n, n_in)
+        2-D inputs in the net's dtype, finite.
+    out : numpy.ndarray, shape (n, n_out)
+        2-D array of the net's dtype that receives the outputs.
+
+    Returns
+    -------
+    None
+        The outputs are written into `out`.
+
+    Raises
+    ------
+    ValueError
+        If the net is inconsistent, a shape is wrong, or X is not finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastprop as fp
+    >>> model = fp.Model([3, 4, 2], seed=0)
+    >>> X = np.ones((5, 3), np.float32)
+    >>> out = np.empty((5, 2), np.float32)
+    >>> fp.kernels.predict(model.net, X, out)
+    >>> bool(np.allclose(out, model.predict(X)))
+    True
+    """
     check_net(net)
     last = net.layout.shape[0] - 1
     if X.ndim != 2 or X.shape[1] != net.layout[0, N_IN]:
@@ -127,7 +160,39 @@ def predict(net, X, out):
 
 @kernel
 def loss(net, X, Y):
-    """Mean cost over the rows of X (n, n_in), Y (n, n_out), any n."""
+    """The mean cost over the rows of (X, Y), with the L2 penalty; no dropout.
+
+    Any number of rows; the workspace's capacity does not limit it.
+
+    Parameters
+    ----------
+    net : Net
+        ``model.net`` of a Model (after any `Model.reserve` or `Model.set_optimizer`).
+    X : numpy.ndarray, shape (n, n_in)
+        2-D inputs in the net's dtype, finite.
+    Y : numpy.ndarray, shape (n, n_out)
+        2-D targets in the net's dtype, finite.
+
+    Returns
+    -------
+    float
+        The mean cost; a cost that overflowed is returned as it is (inf).
+
+    Raises
+    ------
+    ValueError
+        If the net is inconsistent, a shape is wrong, or X or Y is not finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastprop as fp
+    >>> model = fp.Model([3, 4, 2], seed=0)
+    >>> X, Y = np.ones((5, 3), np.float32), np.zeros((5, 2), np.float32)
+    >>> cost = fp.kernels.loss(model.net, X, Y)
+    >>> bool(np.isclose(cost, model.loss(X, Y)))
+    True
+    """
     _check_inputs(net, X, Y, bool(False))
     cost, _ = evaluate_rows(net, X, Y, bool(False))
     return cost / X.shape[0]
@@ -135,8 +200,45 @@ def loss(net, X, Y):
 
 @kernel
 def loss_and_gradients(net, X, Y):
-    """Fill net.grads with the gradient of the batch's mean cost; return the mean cost.
-    As in training: dropout (where the net has it) is drawn, the L2 penalty included."""
+    """Fill ``net.grads`` with the gradient of the batch's mean cost.
+
+    As in training: dropout (where the net has it) is drawn, the L2 penalty included.
+    The parameters are not changed.
+
+    Parameters
+    ----------
+    net : Net
+        ``model.net`` of a Model (after any `Model.reserve` or `Model.set_optimizer`).
+    X : numpy.ndarray, shape (B, n_in)
+        2-D inputs in the net's dtype, finite; B <= ``net.capacity``.
+    Y : numpy.ndarray, shape (B, n_out)
+        2-D targets in the net's dtype, finite (one-hot or probability rows for
+        cross_entropy).
+
+    Returns
+    -------
+    float
+        The batch's mean cost.
+
+    Raises
+    ------
+    ValueError
+        If the net is inconsistent, a shape is wrong, the batch exceeds
+        ``net.capacity``, or X or Y is not finite.
+    FloatingPointError
+        If the cost or a gradient is not finite (an overflow); ``net.grads`` then
+        holds them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastprop as fp
+    >>> model = fp.Model([3, 4, 2], seed=0)
+    >>> X, Y = np.ones((5, 3), np.float32), np.zeros((5, 2), np.float32)
+    >>> cost = fp.kernels.loss_and_gradients(model.net, X, Y)
+    >>> model.net.grads.shape == model.params.shape
+    True
+    """
     _check_inputs(net, X, Y, bool(True))
     cost = _gradients(net, X, Y)
     _check_gradients(net, cost)
@@ -145,8 +247,50 @@ def loss_and_gradients(net, X, Y):
 
 @kernel
 def sgd_step(net, X, Y, lr):
-    """One step of plain SGD on the batch: p -= lr * dC/dp. Returns the batch's mean
-    cost before the step. Bit-identical to fit(..., optimizer=fp.SGD(lr))."""
+    """One step of plain SGD on the batch: p -= lr * dC/dp.
+
+    Bit-identical to a step of ``fit(..., optimizer=fp.SGD(lr))``. The net's own
+    optimizer and its state are not used.
+
+    Parameters
+    ----------
+    net : Net
+        ``model.net`` of a Model (after any `Model.reserve` or `Model.set_optimizer`).
+    X : numpy.ndarray, shape (B, n_in)
+        2-D inputs in the net's dtype, finite; B <= ``net.capacity``.
+    Y : numpy.ndarray, shape (B, n_out)
+        2-D targets in the net's dtype, finite (one-hot or probability rows for
+        cross_entropy).
+    lr : float
+        The learning rate, finite and >= 0.
+
+    Returns
+    -------
+    float
+        The batch's mean cost before the step.
+
+    Raises
+    ------
+    ValueError
+        If the net is inconsistent, a shape is wrong, the batch exceeds
+        ``net.capacity``, X or Y is not finite, or `lr` is negative or not finite.
+    FloatingPointError
+        If the cost or a gradient is not finite, or the step would make a parameter
+        non-finite; no update is made then.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastprop as fp
+    >>> model = fp.Model([3, 4, 2], seed=0)
+    >>> X, Y = np.ones((8, 3), np.float32), np.zeros((8, 2), np.float32)
+    >>> model.reserve(8)
+    >>> net = model.net
+    >>> first = fp.kernels.sgd_step(net, X, Y, 0.1)
+    >>> later = fp.kernels.sgd_step(net, X, Y, 0.1)
+    >>> bool(later < first)
+    True
+    """
     _check_inputs(net, X, Y, bool(True))
     if not (math.isfinite(lr) and lr >= 0.0):
         raise ValueError("lr must be a finite number >= 0")
@@ -163,15 +307,86 @@ def sgd_step(net, X, Y, lr):
 
 @kernel
 def optimizer_step(net):
-    """One update of net.params from net.grads by the net's optimizer, whose state
-    (moments, step count) is updated in place."""
+    """One update of ``net.params`` from ``net.grads`` by the net's optimizer.
+
+    The optimizer is the model's (`Model.set_optimizer`); its state (moments, step
+    count) is updated in place.
+
+    Parameters
+    ----------
+    net : Net
+        ``model.net`` of a Model (after any `Model.reserve` or `Model.set_optimizer`).
+
+    Returns
+    -------
+    None
+        The parameters and optimizer state are updated in place.
+
+    Raises
+    ------
+    ValueError
+        If the net is inconsistent.
+    FloatingPointError
+        If a gradient is not finite (no update is made), or after an update that made
+        a parameter non-finite (a learning rate far too large; that update stays).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastprop as fp
+    >>> model = fp.Model([3, 4, 2], seed=0)
+    >>> model.set_optimizer(fp.Adam(lr=1e-3))
+    >>> X, Y = np.ones((5, 3), np.float32), np.zeros((5, 2), np.float32)
+    >>> net = model.net
+    >>> cost = fp.kernels.loss_and_gradients(net, X, Y)
+    >>> fp.kernels.optimizer_step(net)
+    >>> int(net.opt_step[0])
+    1
+    """
     check_net(net)
     _update(net)
 
 
 @kernel
 def train_step(net, X, Y):
-    """loss_and_gradients then optimizer_step; returns the batch's mean cost."""
+    """One training step: `loss_and_gradients`, then `optimizer_step`.
+
+    Parameters
+    ----------
+    net : Net
+        ``model.net`` of a Model (after any `Model.reserve` or `Model.set_optimizer`).
+    X : numpy.ndarray, shape (B, n_in)
+        2-D inputs in the net's dtype, finite; B <= ``net.capacity``.
+    Y : numpy.ndarray, shape (B, n_out)
+        2-D targets in the net's dtype, finite (one-hot or probability rows for
+        cross_entropy).
+
+    Returns
+    -------
+    float
+        The batch's mean cost before the update.
+
+    Raises
+    ------
+    ValueError
+        If the net is inconsistent, a shape is wrong, the batch exceeds
+        ``net.capacity``, or X or Y is not finite.
+    FloatingPointError
+        If the cost or a gradient is not finite (no update is made), or after an
+        update that made a parameter non-finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastprop as fp
+    >>> model = fp.Model([3, 4, 2], seed=0)
+    >>> model.set_optimizer(fp.SGD(lr=0.1))
+    >>> X, Y = np.ones((5, 3), np.float32), np.zeros((5, 2), np.float32)
+    >>> net = model.net
+    >>> costs = [fp.kernels.train_step(net, X, Y) for _ in range(3)]
+    >>> bool(costs[2] < costs[0])
+    True
+    """
     _check_inputs(net, X, Y, bool(True))
     cost = _gradients(net, X, Y)
     _check_gradients(net, cost)
