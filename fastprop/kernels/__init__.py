@@ -62,23 +62,22 @@ def _check_inputs(net, X, Y, batch):
 
 @inlined
 def _all_finite_rows(values):
-    """Whether every entry of the 2-D array `values` is finite (x * 0 is 0 for a finite
-    x and NaN otherwise, so the sum cannot overflow)."""
-    total = values.dtype.type(0.0)
+    """Whether every entry of the 2-D array `values` is finite (a count of the others:
+    an integer reduction vectorises, a float one in IEEE order does not)."""
+    bad = 0
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
-            total += values[i, j] * values.dtype.type(0.0)
-    return math.isfinite(total)
+            bad += 0 if math.isfinite(values[i, j]) else 1
+    return bad == 0
 
 
 @inlined
 def _all_finite(values):
-    """Whether every entry of the 1-D array `values` is finite (x * 0 is 0 for a finite
-    x and NaN otherwise, so the sum cannot overflow)."""
-    total = values.dtype.type(0.0)
+    """Whether every entry of the 1-D array `values` is finite (see _all_finite_rows)."""
+    bad = 0
     for i in range(values.size):
-        total += values[i] * values.dtype.type(0.0)
-    return math.isfinite(total)
+        bad += 0 if math.isfinite(values[i]) else 1
+    return bad == 0
 
 
 @inlined
@@ -295,9 +294,11 @@ def sgd_step(net, X, Y, lr):
     if not (math.isfinite(lr) and lr >= 0.0):
         raise ValueError("lr must be a finite number >= 0")
     cost = _gradients(net, X, Y)
-    _check_gradients(net, cost)
+    if not math.isfinite(cost):
+        _check_gradients(net, cost)
     dt = net.params.dtype.type
-    # fit's SGD rule with weight decay 0, so the bits agree
+    # fit's SGD rule with weight decay 0, so the bits agree. A non-finite gradient
+    # gives a non-finite new value too (0 * inf is NaN), so this one pass checks both.
     if not sgd_keeps_finite(net.params, net.grads, dt(lr), dt(0.0)):
         raise FloatingPointError("sgd_step: this step would make a parameter non-finite "
                                  "(learning rate too large?); no update was made")

@@ -82,12 +82,13 @@ def sgd_update(params_buf, grads_buf, lr, wd, lo, hi):
 @inlined
 def sgd_keeps_finite(params, grads, lr, wd):
     """Whether sgd_update over all of params would leave every parameter finite (it
-    writes nothing: the kernel API's sgd_step refuses a step that would not)."""
-    total = params.dtype.type(0.0)
+    writes nothing: the kernel API's sgd_step refuses a step that would not). A count,
+    not a float sum: an integer reduction vectorises, a float one (in IEEE order) waits
+    on each addition."""
+    bad = 0
     for i in range(params.size):
-        # x * 0 is 0 for a finite x and NaN otherwise: a sum that cannot overflow
-        total += sgd_rule(params[i], grads[i], lr, wd) * params.dtype.type(0.0)
-    return math.isfinite(total)
+        bad += 0 if math.isfinite(sgd_rule(params[i], grads[i], lr, wd)) else 1
+    return bad == 0
 
 
 @kernel
