@@ -415,7 +415,8 @@ class Model:
             Training inputs, finite; converted to the model's dtype.
         y : array_like
             Training targets, finite. cross_entropy takes integer class labels
-            (n_samples,) in [0, n_out), or rows of probabilities (n_samples, n_out);
+            (n_samples,) or (n_samples, 1) in [0, n_out), or rows of probabilities
+            (n_samples, n_out);
             binary_cross_entropy takes values in [0, 1], shape (n_samples, n_out);
             regression losses take (n_samples, n_out), or (n_samples,) when n_out is 1.
         epochs : int, default 10
