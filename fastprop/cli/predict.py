@@ -26,7 +26,11 @@ def add_predict_parser(subparsers):
                     "When the model knows its feature names, a CSV with a header row must "
                     "name every one of them: its columns are matched by name, in any order, "
                     "and extra columns (such as the target) are ignored. A CSV without a "
-                    "header row, or an .npz file, is taken by position.")
+                    "header row, or an .npz file, is taken by position. The columns are "
+                    "encoded as in training, from the arrays stored with the model: gaps "
+                    "filled with the training medians (most frequent values for text), "
+                    "numbers standardised, text one-hot encoded (a category not seen in "
+                    "training gives zeros).")
     p.add_argument("model", metavar="MODEL.npz", help="a saved fastprop model")
     p.add_argument("data", metavar="DATA", help="a CSV file or an .npz file (array X)")
     p.add_argument("--out", metavar="FILE",
@@ -191,6 +195,9 @@ def _check_columns(extra, checked, n_in, fail):
         cats = cats.astype(str)
         if len(np.unique(cats)) != len(cats):
             fail(f"extra.cat_{i} repeats a category")
+        if names["text_fill"][i] not in cats:
+            fail(f"extra.text_fill[{i}] {names['text_fill'][i]!r} is not among "
+                 f"extra.cat_{i}")
         categories.append(cats)
     if f"cat_{len(text)}" in extra:
         fail(f"extra.cat_{len(text)} has no text column")
