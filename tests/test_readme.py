@@ -51,3 +51,21 @@ def test_the_comparison_is_strict_about_text():
     assert same_output("36 epochs; best 20\n", "36 epochs; best 21")
     assert not same_output("36 epochs; best 20", "36 epochs, best 20")
     assert not same_output("accuracy 0.70", "accuracy 0.976")
+
+
+SHELL = [b for b in re.findall(r"```bash\n(.*?)```", TEXT, re.S) if "fastprop train --" in b]
+
+
+def test_readme_command_lines_run(tmp_path):
+    # the README's command-line block, line by line, in a fresh folder with the
+    # examples beside it, as a user who cloned the repository runs it
+    assert SHELL, "the README's command-line block is missing"
+    (tmp_path / "examples").symlink_to(README.parent / "examples")
+    for command in SHELL[0].replace("\\\n", " ").strip().splitlines():
+        args = command.split()
+        assert args[0] == "fastprop"
+        proc = subprocess.run([sys.executable, "-m", "fastprop", *args[1:]],
+                              capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        assert proc.returncode == 0, f"{command}\n{proc.stderr[-3000:]}"
+    assert (tmp_path / "curves.png").stat().st_size > 10000
+    assert len((tmp_path / "predictions.csv").read_text().splitlines()) == 201
