@@ -8,6 +8,8 @@ of a process and with an empty cache.
 
 # Training loop (training.py)
 CHUNK_SECONDS = 0.2      # compiled work between returns to Python (Ctrl-C, progress bar)
+COMPILE_NOTICE = True    # a line on stderr while a first fit compiles (compile_notice.py)
+COMPILE_NOTICE_SECONDS = 2.0   # ... when its first compiled call takes longer than this
 PROBE_MAX = 16           # calls between measurements of the other thread count (thread_choice.py)
 PROBE_BUDGET = 0.03      # the most of a fit's time those measurements may take
 

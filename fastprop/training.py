@@ -9,6 +9,7 @@ import numba
 import numpy as np
 
 from . import codes, config
+from .compile_notice import CompileNotice
 from .history import History
 from .kernels.narrow import WIDTH, train_online_sgd_narrow
 from .kernels.network import evaluate_rows
@@ -204,16 +205,20 @@ def run_fit(model, opts):
     """Train `model` (optimizer and workspace already bound) as `opts` says."""
     n = opts.X.shape[0]
     batch_size = min(opts.batch_size, n)
-    walk = choose_walk(model._fit_state, model._net, batch_size, n, opts.n_threads)
-    trainer, tiles, threads = walk
-    with training_threads(threads):
-        if trainer is train_batches_parallel:
-            with parallel_section():
-                return _run_epochs(model, opts, walk)
-        return _run_epochs(model, opts, walk)
+    notice = CompileNotice(model.dtype.name).start()
+    try:
+        walk = choose_walk(model._fit_state, model._net, batch_size, n, opts.n_threads)
+        trainer, tiles, threads = walk
+        with training_threads(threads):
+            if trainer is train_batches_parallel:
+                with parallel_section():
+                    return _run_epochs(model, opts, walk, notice)
+            return _run_epochs(model, opts, walk, notice)
+    finally:
+        notice.stop()
 
 
-def _run_epochs(model, opts, walk):
+def _run_epochs(model, opts, walk, notice):
     trainer, tiles, threads = walk
     state = model._fit_state
     net = model._net
@@ -231,6 +236,8 @@ def _run_epochs(model, opts, walk):
     # Batches per compiled call: sized to config.CHUNK_SECONDS from the last call's speed, and
     # remembered per batch size, so that repeated short fits need no probing call.
     chunk = state.chunk_batches.get(batch_size, min(n_batches, 16))
+    if notice.pending:
+        chunk = 1       # the first call then times compiling, not training (see notice)
     try:
         for epoch in range(opts.epochs):
             lr = float(opts.schedule.lr(epoch, base_lr, history.logs()))
@@ -259,6 +266,7 @@ def _run_epochs(model, opts, walk):
                     cost, correct, bad = trainer(net, tiles, X, Y, order, batch_size, b,
                                                  stop, cost, correct)
                 elapsed = time.perf_counter() - t0
+                notice.stop()
                 if bad >= 0 or not all_finite(net.params):
                     where = (f"step {bad + 1} of {n_batches}" if bad >= 0
                              else f"steps {b + 1}-{stop} of {n_batches}")

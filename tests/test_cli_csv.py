@@ -281,7 +281,9 @@ def test_warmup_runs():
 
 
 def test_a_slow_warm_up_is_announced(capsys, monkeypatch):
+    from fastprop import compile_notice
     monkeypatch.setattr(train_module, "COMPILE_NOTICE_SECONDS", 0.05)
+    monkeypatch.setattr(compile_notice, "_told", set())     # a process's first warm-up
 
     class Slow:
         def fit(self, *args, **kwargs):

@@ -57,3 +57,16 @@ def test_save_load_and_estimator(tmp_path):
     model = clf.model_
     model.save(tmp_path / "m.npz")
     assert fp.load(tmp_path / "m.npz").params.tobytes() == model.params.tobytes()
+
+
+def test_the_command_line_reads_and_encodes_a_csv(tmp_path, capsys):
+    # pandas' CSV reader and scikit-learn's encoders at their lowest pins
+    from pathlib import Path
+    from fastprop.cli import main
+    houses = Path(__file__).resolve().parent.parent / "examples" / "houses.csv"
+    out = tmp_path / "price.npz"
+    assert main(["train", str(houses), "--target", "price", "--epochs", "3", "--quiet",
+                 "--out", str(out)]) == 0
+    assert main(["predict", str(out), str(houses)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-201] == "price" and len(lines) >= 201

@@ -4,14 +4,14 @@ import functools
 import importlib.util
 import os
 import sys
-import threading
 import time
 
 import numpy as np
 
 import fastprop as fp
-from fastprop import codes
+from fastprop import codes, config
 from fastprop import io as fpio
+from fastprop.compile_notice import CompileNotice
 
 from .common import (
     CLASSIFICATION_LOSSES,
@@ -86,30 +86,19 @@ def warm_up(make_model, make_optimizer, X, y, batch_size, dtype_name="float32",
     took. Returns the seconds it took."""
     rows = min(len(X), batch_size + 1)     # a full batch and a partial one
     start = time.perf_counter()
-    told = threading.Event()
-
-    def tell():
-        told.set()
-        print(f"compiling fastprop's {dtype_name} kernels (once per machine; `{PROG} "
-              f"warmup` does it ahead of time)...", file=sys.stderr, flush=True)
-
-    timer = threading.Timer(COMPILE_NOTICE_SECONDS, tell) if notice else None
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
+    watch = CompileNotice(dtype_name, seconds=COMPILE_NOTICE_SECONDS)
+    if notice:
+        watch.start()
+    quiet, config.COMPILE_NOTICE = config.COMPILE_NOTICE, config.COMPILE_NOTICE and notice
     try:
         scratch = make_model()
         scratch.fit(X[:rows], y[:rows], epochs=1, batch_size=batch_size,
                     optimizer=make_optimizer(), verbose=0, n_threads=n_threads)
         scratch.predict(X[:rows])
     finally:
-        if timer is not None:
-            timer.cancel()
-    seconds = time.perf_counter() - start
-    if told.is_set():
-        print(f"compiled fastprop's {dtype_name} kernels in {seconds:.0f} s", file=sys.stderr,
-              flush=True)
-    return seconds
+        watch.stop()
+        config.COMPILE_NOTICE = quiet
+    return time.perf_counter() - start
 
 
 def throughput(history):
