@@ -39,7 +39,7 @@ __all__ = ["predict", "loss", "loss_and_gradients", "sgd_step", "optimizer_step"
            "train_step"]
 
 
-@inlined
+@kernel
 def _check_inputs(net, X, Y, batch):
     """check_net, then cheap size checks of the batch, before any loop."""
     check_net(net)

@@ -6,7 +6,8 @@ its sizes (no bounds checks in compiled code; BLAS reads and writes through poin
 it must, that every code is one the kernels know and that the numbers the updates read
 are finite, so a bad Net is a ValueError, never a wild read or write. It costs a pass
 over the layout table and a few small arrays: ~L comparisons, no pass over the
-parameters.
+parameters. A kernel of its own, compiled once per Net type: inlined into each public
+kernel it tripled their compile time (58 s for the six, float32, against 18).
 """
 import math
 
@@ -15,7 +16,7 @@ from numba.extending import overload
 from ..codes import (ADADELTA, ALLOWED_OUTPUT, ACTIVATION_NAMES, BINARY_CROSS_ENTROPY,
                      CROSS_ENTROPY, HYPER_SIZE, LOSSES, SIGMOID, SOFTMAX, STATE_ROWS)
 from ..layout import B_OFF, IN_UNIT, LAYOUT_COLUMNS, N_IN, N_OUT, OUT_UNIT, W_OFF
-from .jit import inlined
+from .jit import inlined, kernel
 
 # Widths beyond this could make n_in * n_out overflow int64 in the offsets below.
 MAX_WIDTH = 2**31 - 1
@@ -50,7 +51,7 @@ def c_contiguous(a):
     return True
 
 
-@inlined
+@kernel
 def check_net(net):
     """Raise ValueError unless every array of `net` is consistent with its layout."""
     layout = net.layout
