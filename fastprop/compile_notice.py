@@ -23,7 +23,7 @@ class CompileNotice:
     def __init__(self, dtype_name, seconds=None):
         self.dtype_name = dtype_name
         self.seconds = config.COMPILE_NOTICE_SECONDS if seconds is None else seconds
-        self.told = threading.Event()
+        self.told = None     # a threading.Event once started (made only then: ~5 us)
         self.timer = None
         self.started = None
 
@@ -37,6 +37,7 @@ class CompileNotice:
         if not self.pending:
             return self
         self.started = time.perf_counter()
+        self.told = threading.Event()
         _active.add(self.dtype_name)
         self.timer = threading.Timer(self.seconds, self._tell)
         self.timer.daemon = True
