@@ -165,12 +165,12 @@ def test_py_typed_ships():
     assert 'fastprop = ["py.typed"]' in pyproject
 
 
-@pytest.mark.parametrize("module", [fastprop.optimizers, fastprop.schedules,
-                                    fastprop.history],
-                         ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", ["optimizers", "schedules", "history", "model", "io",
+                                    "sklearn", "kernels", "net", "trace"])
 def test_examples_run(module):
-    # the modules whose Examples run in milliseconds (no compiled code): the others'
-    # are run by `python -m pytest --doctest-modules fastprop/model.py ...`
+    # every public module's Examples, as written (those that write files are +SKIP)
     import doctest
+    import importlib
+    module = importlib.import_module(f"fastprop.{module}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
