@@ -171,6 +171,9 @@ def test_examples_run(module):
     # every public module's Examples, as written (those that write files are +SKIP)
     import doctest
     import importlib
+    import warnings
     module = importlib.import_module(f"fastprop.{module}")
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # an example a user copies runs without them
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
