@@ -45,6 +45,7 @@ from numpy.typing import ArrayLike
 
 from .codes import STATE_ROWS
 from .kernels.check import MAX_WIDTH
+from .layout import count_params
 from .model import Model
 from .validation import all_finite
 from .optimizers import SGD, Adadelta, Adagrad, Adam, AdamW, RMSprop
@@ -233,7 +234,7 @@ def core_shapes(meta):
     """{entry: (dtype, shape)} of the arrays the checked metadata `meta` declares,
     computed in Python integers (no overflow) before anything is allocated."""
     sizes = meta["layer_sizes"]
-    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    n_params = count_params(sizes)
     dtype = np.dtype(meta["dtype"])
     shapes = {"params": (dtype, (n_params,)), "dropout_rng": (np.dtype(np.uint64), (2,))}
     if meta["optimizer"] is not None:

@@ -39,6 +39,12 @@ def param_count(layout):
     return int(last[B_OFF] + last[N_OUT])
 
 
+def count_params(sizes):
+    """param_count of make_layout(sizes), in Python integers: no overflow and no table,
+    for sizes not yet checked against memory (Model, load)."""
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
 def workspace_width(layout):
     """Sum of every region's width: input, hidden layers and output."""
     return int(layout[-1][OUT_UNIT] + layout[-1][N_OUT])

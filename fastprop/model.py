@@ -15,7 +15,7 @@ from .buffers import aligned_zeros
 from .init import default_init, draw_weights, resolve_init
 from .kernels.network import (backward, copy_rows, evaluate_rows, forward, predict_into,
                               predict_rows)
-from .layout import layer_views, make_layout, param_count
+from .layout import count_params, layer_views, make_layout, param_count
 from .kernels.check import MAX_WIDTH
 
 MAX_PARAMS = 2**58       # NumPy refuses arrays of 2**63 bytes; no machine has 2**58 floats
@@ -31,18 +31,13 @@ from .validation import (all_finite, as_features, as_targets, check_choice, chec
 
 def _too_large(sizes, dtype):
     """MemoryError's message for a network too large to allocate."""
-    n_params = _param_count(sizes)
+    n_params = count_params(sizes)
     # params, grads, two moment buffers, and four workspace buffers of capacity rows
     width = sum(sizes)
     needed = (4 * n_params + 4 * config.DEFAULT_CAPACITY * width) * dtype.itemsize
     return (f"layer_sizes {list(sizes)} make a network of {n_params:,} parameters, which "
             f"needs about {needed / 2**30:,.1f} GiB in {dtype.name}: more than this machine "
             f"could allocate")
-
-
-def _param_count(sizes):
-    """The number of parameters of a network of widths `sizes`, in Python integers."""
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 def _one_at_a_time(method):
@@ -165,7 +160,7 @@ class Model:
         l2 = _check_number("l2", l2)
 
         try:
-            if _param_count(self.sizes) > MAX_PARAMS:     # beyond what NumPy can index
+            if count_params(self.sizes) > MAX_PARAMS:     # beyond what NumPy can index
                 raise MemoryError
             self._allocate(act_names=self.activations, loss_code=loss_code, rates=rates,
                            l2=l2)
