@@ -14,6 +14,7 @@ TANH = 5
 SOFTPLUS = 6
 GELU = 7
 SOFTMAX = 8
+EXP = 9         # the Poisson loss's output (the log link's inverse)
 
 ACTIVATIONS = {
     "identity": IDENTITY,
@@ -26,8 +27,11 @@ ACTIVATIONS = {
     "softplus": SOFTPLUS,
     "gelu": GELU,
     "softmax": SOFTMAX,
+    "exp": EXP,
 }
-HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "softmax")
+# Output-layer activations only: softmax is row-wise, exp overflows a hidden layer.
+OUTPUT_ONLY = ("softmax", "exp")
+HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name not in OUTPUT_ONLY)
 ACTIVATION_NAMES = {code: name for name, code in ACTIVATIONS.items() if name != "linear"}
 
 LEAKY_SLOPE = 0.01   # leaky_relu slope for z < 0
@@ -40,6 +44,7 @@ MAE = 1
 HUBER = 2
 BINARY_CROSS_ENTROPY = 3
 CROSS_ENTROPY = 4
+POISSON = 5     # half the Poisson deviance, exp output: y log(y / y_hat) - y + y_hat
 
 LOSSES = {
     "mse": MSE,
@@ -47,17 +52,19 @@ LOSSES = {
     "huber": HUBER,
     "binary_cross_entropy": BINARY_CROSS_ENTROPY,
     "cross_entropy": CROSS_ENTROPY,
+    "poisson": POISSON,
 }
 LOSS_NAMES = {code: name for name, code in LOSSES.items()}
 
 # The output activation each loss gets when none is named, and the ones it accepts.
-# Cross-entropies are computed from the logits, so they pin their activation.
+# Cross-entropies and Poisson are computed from the logits, so they pin their activation.
 DEFAULT_OUTPUT = {
     MSE: "identity",
     MAE: "identity",
     HUBER: "identity",
     BINARY_CROSS_ENTROPY: "sigmoid",
     CROSS_ENTROPY: "softmax",
+    POISSON: "exp",
 }
 ALLOWED_OUTPUT = {
     MSE: tuple(ACTIVATIONS),
@@ -65,7 +72,10 @@ ALLOWED_OUTPUT = {
     HUBER: tuple(ACTIVATIONS),
     BINARY_CROSS_ENTROPY: ("sigmoid",),
     CROSS_ENTROPY: ("softmax",),
+    POISSON: ("exp",),
 }
+# Losses computed from the output logits, whose error is exactly y_hat - y.
+FROM_LOGITS = (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, POISSON)
 
 # Optimizers (update rules as documented for torch.optim).
 SGD = 0

@@ -23,10 +23,11 @@ from .history import History
 from .net import Net, make_net, with_workspace
 from .optimizers import SGD, Optimizer, _check_number, resolve_optimizer
 from .schedules import Schedule
+from .sparse import as_sparse_rows, is_sparse
 from .trace import Trace
 from .training import FitOptions, FitState, Snapshot, run_fit
-from .validation import (all_finite, as_features, as_targets, check_choice, check_dtype,
-                         check_finite, check_int)
+from .validation import (all_finite, as_features, as_sample_weight, as_targets, check_choice,
+                         check_dtype, check_finite, check_int)
 
 
 def _too_large(sizes, dtype):
@@ -227,8 +228,12 @@ class Model:
         return [_check_number(f"dropout[{i}]", r, 0.0, 1.0, high_open=True)
                 for i, r in enumerate(rates)]
 
-    def _features(self, X, name="X"):
-        return as_features(X, self.sizes[0], self.dtype, name)
+    def _features(self, X, name="X", check_finite=True):
+        """X as the kernels take it: a C-contiguous 2-D array of the model's dtype, or
+        for a scipy.sparse matrix SparseRows (always checked for finiteness)."""
+        if is_sparse(X):
+            return as_sparse_rows(X, self.sizes[0], self.dtype, name)
+        return as_features(X, self.sizes[0], self.dtype, name, check_finite)
 
     def _data(self, X, y, name=None):
         X = self._features(X, f"{name}[0]" if name else "X")
@@ -396,7 +401,8 @@ class Model:
             schedule: Schedule | None = None,
             callbacks: Callable[[int, dict], Any] | Iterable[Callable[[int, dict], Any]]
             | None = None,
-            l2: float | None = None, n_threads: int | None = None) -> History:
+            l2: float | None = None, n_threads: int | None = None,
+            sample_weight: ArrayLike | None = None) -> History:
         """Train by mini-batch backpropagation.
 
         Whole runs of batches execute in compiled code, in chunks of about 0.2 s of
@@ -406,8 +412,10 @@ class Model:
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_in)
-            Training inputs, finite; converted to the model's dtype.
+        X : array_like or scipy.sparse matrix, shape (n_samples, n_in)
+            Training inputs, finite; converted to the model's dtype. A scipy.sparse
+            matrix (CSR, CSC, COO) trains as its dense twin, bit for bit: each batch's
+            rows are copied from its entries, no dense copy of X is made.
         y : array_like
             Training targets, finite. cross_entropy takes integer class labels
             (n_samples,) or (n_samples, 1) in [0, n_out), or rows of probabilities
@@ -428,11 +436,13 @@ class Model:
             Shuffle the training samples before each epoch (a seeded order).
         verbose : {0, 1}, default 0
             1 shows a progress bar with the epoch's metrics.
-        validation_data : tuple (X_val, y_val) or None, default None
-            Data to evaluate after each epoch (``val_loss``, ``val_accuracy``).
+        validation_data : tuple (X_val, y_val[, sample_weight_val]) or None, default None
+            Data to evaluate after each epoch (``val_loss``, ``val_accuracy``), with
+            optional weights (weighted means).
         validation_split : float, default 0.0
             Instead of `validation_data`: the fraction of X, in (0, 1), held out for
-            validation (a split seeded by the model's seed). 0 holds out nothing.
+            validation (a split seeded by the model's seed), with its sample weights.
+            0 holds out nothing.
         early_stopping : bool, default False
             Stop when `monitor` has not improved by more than `min_delta` for
             `patience` epochs.
@@ -457,6 +467,12 @@ class Model:
             Threads that share each step's work; None means every core this process
             may use (never more than a step has tasks). The result is bit-identical
             for any count.
+        sample_weight : array_like, shape (n_samples,), or None, default None
+            A weight >= 0 per sample, finite, not all 0: each step then follows the
+            gradient of its batch's weighted mean cost, sum_i w_i C_i / sum_i w_i,
+            plus the L2 penalty (a batch whose weights are all 0 takes a step on the
+            penalty alone), and the history's losses and accuracies are weighted
+            means. Integer weights train as repeated rows would in one full batch.
 
         Returns
         -------
@@ -502,7 +518,8 @@ class Model:
         X, Y = self._data(X, y)
         opts = FitOptions(self, X, Y, epochs, batch_size, shuffle, verbose, validation_data,
                           validation_split, early_stopping, patience, min_delta,
-                          restore_best, monitor, schedule, callbacks, n_threads)
+                          restore_best, monitor, schedule, callbacks, n_threads,
+                          sample_weight)
         l2 = self._net.l2 if l2 is None else _check_number("l2", l2)
         optimizer = resolve_optimizer(optimizer)
         before = _State(self)
@@ -518,15 +535,18 @@ class Model:
         return history
 
     @_one_at_a_time
-    def evaluate(self, X: ArrayLike, y: ArrayLike) -> dict[str, float]:
+    def evaluate(self, X: ArrayLike, y: ArrayLike,
+                 sample_weight: ArrayLike | None = None) -> dict[str, float]:
         """The mean cost, and for classifiers the accuracy, on (X, y).
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_in)
+        X : array_like or scipy.sparse matrix, shape (n_samples, n_in)
             Inputs, finite.
         y : array_like
             Targets, as `fit` takes them.
+        sample_weight : array_like, shape (n_samples,), or None, default None
+            Weights >= 0 (not all 0): weighted means.
 
         Returns
         -------
@@ -551,11 +571,20 @@ class Model:
         ['accuracy', 'loss']
         """
         X, Y = self._data(X, y)
-        cost, correct = evaluate_rows(self._net, X, Y, False)
-        result = {"loss": self._finite("the loss", cost / X.shape[0])}
+        w, mass = self._weights(sample_weight, X.shape[0])
+        cost, correct = evaluate_rows(self._net, X, Y, w, False)
+        result = {"loss": self._finite("the loss", cost / mass)}
         if self.is_classifier:
-            result["accuracy"] = correct / X.shape[0]
+            result["accuracy"] = correct / mass
         return result
+
+    def _weights(self, sample_weight, n):
+        """(w, mass): the checked weights (empty for None: the kernels' "unweighted")
+        and what the means divide by (their sum, or n)."""
+        if sample_weight is None:
+            return self._net.SW[:0], n
+        w = as_sample_weight(sample_weight, n, self.dtype)
+        return w, float(w.sum(dtype=np.float64))
 
     # ------------------------------------------------------------------ inference
     @_one_at_a_time
@@ -564,7 +593,7 @@ class Model:
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_in)
+        X : array_like or scipy.sparse matrix, shape (n_samples, n_in)
             Inputs, finite; any number of rows.
         dropout : bool, default False
             True draws dropout masks as in training (Monte-Carlo dropout), advancing
@@ -605,7 +634,7 @@ class Model:
             return self._finite("the prediction", out)
         # the arrays, not the Net, and X's finiteness counted as the kernel copies it
         # in: see kernels.network.predict_rows
-        X = as_features(X, self.sizes[0], self.dtype, "X", check_finite=False)
+        X = self._features(X, check_finite=False)
         out = np.empty((X.shape[0], self.sizes[-1]), self.dtype)
         bad = predict_rows(out, X, net.params, net.layout, net.act, net.Z, net.A,
                            net.capacity, net.blas_min)
@@ -621,7 +650,7 @@ class Model:
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_in)
+        X : array_like or scipy.sparse matrix, shape (n_samples, n_in)
             Inputs, finite.
 
         Returns
@@ -655,17 +684,20 @@ class Model:
         return (p > 0.5).astype(np.int64)
 
     @_one_at_a_time
-    def loss(self, X: ArrayLike, y: ArrayLike, dropout: bool = False) -> float:
+    def loss(self, X: ArrayLike, y: ArrayLike, dropout: bool = False,
+             sample_weight: ArrayLike | None = None) -> float:
         """The mean cost over the samples (X, y), with the L2 penalty.
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_in)
+        X : array_like or scipy.sparse matrix, shape (n_samples, n_in)
             Inputs, finite.
         y : array_like
             Targets, as `fit` takes them.
         dropout : bool, default False
             True draws dropout masks as in training.
+        sample_weight : array_like, shape (n_samples,), or None, default None
+            Weights >= 0 (not all 0): the weighted mean sum_i w_i C_i / sum_i w_i.
 
         Returns
         -------
@@ -690,12 +722,15 @@ class Model:
         True
         """
         X, Y = self._data(X, y)
-        cost, _ = evaluate_rows(self._net, X, Y, self._dropout_flag(dropout))
-        return self._finite("the loss", cost / X.shape[0])
+        training = self._dropout_flag(dropout)
+        w, mass = self._weights(sample_weight, X.shape[0])
+        cost, _ = evaluate_rows(self._net, X, Y, w, training)
+        return self._finite("the loss", cost / mass)
 
     @_one_at_a_time
-    def gradients(self, X: ArrayLike, y: ArrayLike,
-                  dropout: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def gradients(self, X: ArrayLike, y: ArrayLike, dropout: bool = False,
+                  sample_weight: ArrayLike | None = None
+                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The gradient of the mean cost over all of (X, y), layer by layer.
 
         The model is not changed (unless `dropout` is True, which advances its dropout
@@ -703,12 +738,14 @@ class Model:
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_in)
+        X : array_like or scipy.sparse matrix, shape (n_samples, n_in)
             Inputs, finite.
         y : array_like
             Targets, as `fit` takes them.
         dropout : bool, default False
             True draws dropout masks as in training.
+        sample_weight : array_like, shape (n_samples,), or None, default None
+            Weights >= 0 (not all 0): the gradient of the weighted mean cost.
 
         Returns
         -------
@@ -737,7 +774,9 @@ class Model:
         [(2, 4), (4, 1)]
         """
         X, Y = self._data(X, y)
-        net = self._run_backward(X, Y, 1.0 / X.shape[0], self._dropout_flag(dropout))
+        training = self._dropout_flag(dropout)
+        w, mass = self._weights(sample_weight, X.shape[0])
+        net, _ = self._run_backward(X, Y, training, w, mass)
         self._finite("the gradient", net.grads)
         return tuple(copy_views(net.grads, self.layout))
 
@@ -766,7 +805,7 @@ class Model:
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_in)
+        X : array_like or scipy.sparse matrix, shape (n_samples, n_in)
             Inputs, finite.
         y : array_like
             Targets, as `fit` takes them.
@@ -793,27 +832,34 @@ class Model:
         """
         X, Y = self._data(X, y)
         n = X.shape[0]
-        net = self._run_backward(X, Y, 1.0, False)
+        net, _ = self._run_backward(X, Y, False, scale=1.0)
         Z, A, E = [], [], []
         for n_in, n_out, _, _, _, out_unit in self.layout:
             region = slice(n * out_unit, n * out_unit + n * n_out)
             Z.append(net.Z[region].reshape(n, n_out).copy())
             A.append(net.A[region].reshape(n, n_out).copy())
             E.append(net.E[region].reshape(n, n_out).copy())
-        cost = backward(net, n, 1.0 / n, False) / n
+        cost = backward(net, n, 1.0 / n, False, False) / n
         dW, db = copy_views(net.grads, self.layout)
         return Trace(X=X, Z=Z, A=A, E=E, dW=dW, db=db, loss=cost)
 
-    def _run_backward(self, X, Y, scale, training):
+    def _run_backward(self, X, Y, training, w=None, mass=None, scale=None):
+        """One forward and backward pass over all of (X, Y) on a scratch workspace:
+        (net, summed cost). w: the rows' weights (None or empty: unweighted); the
+        errors are scaled by `scale`, by default 1 / mass (the mean's gradient)."""
         n = X.shape[0]
+        weighted = w is not None and w.size > 0
         net = self._scratch_net(n)
         if training:
             net = net._replace(rng=self._net.rng)   # draws advance the model's stream
         copy_rows(net.A, X, 0, n)
         copy_rows(net.Y, Y, 0, n)
+        if weighted:
+            net.SW[:n] = w
         forward(net, n, training)
-        backward(net, n, scale, training)
-        return net
+        if scale is None:
+            scale = 1.0 / (mass if mass is not None else n)
+        return net, backward(net, n, scale, training, weighted)
 
     @_one_at_a_time
     def save(self, path: str | os.PathLike[str], include_optimizer: bool = True) -> None:

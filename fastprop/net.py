@@ -64,6 +64,9 @@ class Net(NamedTuple):
         Dropout mask scales: 0 or 1/(1-rate).
     rng : numpy.ndarray of uint64, shape (2,)
         The dropout stream: key (from the seed) and batch counter.
+    SW : numpy.ndarray, shape (capacity,)
+        The sample weights of the batch's rows, in a weighted fit (the trainers load
+        them with the batch; the kernel API does not read them).
 
     See Also
     --------
@@ -96,6 +99,7 @@ class Net(NamedTuple):
     dropout: np.ndarray    # (L,) float64  dropout rate of each layer's output (last: 0)
     M: np.ndarray          # (capacity * width,)  dropout mask scales: 0 or 1/(1-rate)
     rng: np.ndarray        # (2,) uint64  dropout stream: key (from the seed), batch counter
+    SW: np.ndarray         # (capacity,)  sample weights of the batch's rows (weighted fits)
 
 
 
@@ -113,7 +117,7 @@ def make_net(params, layout, act, loss, capacity, seed=0):
               opt_state=aligned_zeros((STATE_ROWS, params.size), dtype),
               opt_step=np.zeros(1, np.int64), l2=0.0,
               dropout=np.zeros(n_layers, np.float64), M=None,
-              rng=np.array([seed, 0], np.uint64))
+              rng=np.array([seed, 0], np.uint64), SW=None)
     return with_workspace(net, capacity)
 
 
@@ -127,4 +131,5 @@ def with_workspace(net, capacity):
                         A=aligned_zeros(capacity * width, dtype),
                         E=aligned_zeros(capacity * width, dtype),
                         M=aligned_zeros(capacity * width, dtype),
-                        Y=aligned_zeros(capacity * n_out, dtype))
+                        Y=aligned_zeros(capacity * n_out, dtype),
+                        SW=aligned_zeros(capacity, dtype))

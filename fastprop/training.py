@@ -17,12 +17,13 @@ from .kernels.tiled import train_batches, train_batches_parallel
 from .layout import N_IN, N_OUT
 from .optimizers import _check_number as check_number
 from .schedules import Constant, Schedule
+from .sparse import take_rows
 from .thread_choice import ThreadChoice
 from .threads import parallel_section, resolve_threads, training_threads
 from .tile_bits import cuts_keep_bits
 from .tiles import (is_cut, make_tiles, most_tasks, share_gradient_tiles, tiles_of,
                     whole_plan)
-from .validation import all_finite, check_choice, check_int
+from .validation import all_finite, as_sample_weight, check_choice, check_int
 
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 
@@ -32,7 +33,7 @@ class FitOptions:
 
     def __init__(self, model, X, Y, epochs, batch_size, shuffle, verbose, validation_data,
                  validation_split, early_stopping, patience, min_delta, restore_best,
-                 monitor, schedule, callbacks, n_threads):
+                 monitor, schedule, callbacks, n_threads, sample_weight=None):
         self.epochs = check_int("epochs", epochs, 1)
         self.n_threads = resolve_threads(n_threads)
         self.batch_size = check_int("batch_size", batch_size, 1)
@@ -42,8 +43,13 @@ class FitOptions:
         if verbose not in (0, 1) or isinstance(verbose, float):
             raise ValueError(f"verbose must be 0 or 1, got {verbose!r}")
         self.verbose = int(verbose)
-        self.X, self.Y, self.X_val, self.Y_val = self._split(model, X, Y, validation_data,
-                                                             validation_split)
+        w = (None if sample_weight is None
+             else as_sample_weight(sample_weight, X.shape[0], model.dtype))
+        self.X, self.Y, self.w, self.X_val, self.Y_val, self.w_val = self._split(
+            model, X, Y, w, validation_data, validation_split)
+        if self.w is not None and not (self.w > 0).any():
+            raise ValueError("sample_weight: every training sample left after "
+                             "validation_split has weight 0")
         self.classifier = model._net.loss in (codes.CROSS_ENTROPY, codes.BINARY_CROSS_ENTROPY)
         if not isinstance(early_stopping, (bool, np.bool_)):
             raise TypeError(f"early_stopping must be True or False, got {early_stopping!r}")
@@ -77,14 +83,22 @@ class FitOptions:
         self.callbacks = callbacks
 
     @staticmethod
-    def _split(model, X, Y, validation_data, validation_split):
+    def _split(model, X, Y, w, validation_data, validation_split):
+        """(X, Y, w, X_val, Y_val, w_val): the training rows and the validation rows,
+        with their weights (None where unweighted)."""
         if validation_data is not None and validation_split:
             raise ValueError("give validation_data or validation_split, not both")
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a pair (X_val, y_val)")
-            X_val, Y_val = model._data(*validation_data, name="validation_data")
-            return X, Y, X_val, Y_val
+            if not isinstance(validation_data, (tuple, list)) or \
+                    len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a pair (X_val, y_val) or a "
+                                 "triple (X_val, y_val, sample_weight_val)")
+            X_val, Y_val = model._data(*validation_data[:2], name="validation_data")
+            w_val = None
+            if len(validation_data) == 3 and validation_data[2] is not None:
+                w_val = as_sample_weight(validation_data[2], X_val.shape[0], model.dtype,
+                                         "validation_data[2]")
+            return X, Y, w, X_val, Y_val, w_val
         if validation_split is not None and not (
                 isinstance(validation_split, numbers.Real) and validation_split == 0):
             validation_split = check_number("validation_split", validation_split, 0.0, 1.0,
@@ -98,8 +112,14 @@ class FitOptions:
             # a fixed, seeded split: the same model seed always holds out the same rows
             order = np.random.default_rng((model.seed, 2)).permutation(n)
             val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
-            return X[train], Y[train], X[val], Y[val]
-        return X, Y, None, None
+            X_train, X_val = take_rows(X, train), take_rows(X, val)
+            if w is None:
+                return X_train, Y[train], None, X_val, Y[val], None
+            if not (w[val] > 0).any():
+                raise ValueError("sample_weight: every sample validation_split holds out "
+                                 "has weight 0")
+            return X_train, Y[train], w[train], X_val, Y[val], w[val]
+        return X, Y, w, None, None, None
 
 
 class Snapshot:
@@ -174,7 +194,7 @@ def forward_work(layout, rows):
     return int(rows * (layout[:, N_IN] * layout[:, N_OUT]).sum())
 
 
-def choose_walk(state, net, batch_size, n, n_threads):
+def choose_walk(state, net, batch_size, n, n_threads, weighted=False):
     """(trainer, tiles, threads) for a run on n samples in batches of batch_size.
 
     Online plain SGD on narrow regression nets walks a row at a time with its values
@@ -186,7 +206,7 @@ def choose_walk(state, net, batch_size, n, n_threads):
     them the tiles' bits (tile_bits.py), else walks the tiles itself. Every choice
     gives the bits of any other thread count. No more threads run than a step's
     largest parallel loop has tasks: the others would only wait at each loop's end."""
-    if _narrow_online(net, batch_size):
+    if not weighted and _narrow_online(net, batch_size):
         return train_online_sgd_narrow, None, 1
     cut, whole = state.tiles(net, batch_size)
     if cut is None or forward_work(net.layout, batch_size) < config.PARALLEL_MIN_WORK:
@@ -207,7 +227,8 @@ def run_fit(model, opts):
     batch_size = min(opts.batch_size, n)
     notice = CompileNotice(model.dtype.name).start()
     try:
-        walk = choose_walk(model._fit_state, model._net, batch_size, n, opts.n_threads)
+        walk = choose_walk(model._fit_state, model._net, batch_size, n, opts.n_threads,
+                           opts.w is not None)
         trainer, tiles, threads = walk
         with training_threads(threads):
             if trainer is train_batches_parallel:
@@ -224,6 +245,13 @@ def _run_epochs(model, opts, walk, notice):
     net = model._net
     X, Y = opts.X, opts.Y
     n = X.shape[0]
+    # the weights of the rows, or none (an empty array: the kernels' "unweighted");
+    # the epoch's means divide by their sum
+    w = opts.w if opts.w is not None else net.SW[:0]
+    mass = float(opts.w.sum(dtype=np.float64)) if opts.w is not None else n
+    w_val = opts.w_val if opts.w_val is not None else net.SW[:0]
+    val_mass = (float(opts.w_val.sum(dtype=np.float64)) if opts.w_val is not None
+                else (opts.X_val.shape[0] if opts.X_val is not None else 0))
     batch_size = min(opts.batch_size, n)
     n_batches = -(-n // batch_size)
     choice = state.thread_choice(batch_size, threads) if threads > 1 else None
@@ -263,8 +291,8 @@ def _run_epochs(model, opts, walk, notice):
                     cost, correct, bad = trainer(net, X, Y, order, batch_size, b, stop,
                                                  cost, correct)
                 else:
-                    cost, correct, bad = trainer(net, tiles, X, Y, order, batch_size, b,
-                                                 stop, cost, correct)
+                    cost, correct, bad = trainer(net, tiles, X, Y, w, order, batch_size,
+                                                 b, stop, cost, correct)
                 elapsed = time.perf_counter() - t0
                 notice.stop()
                 if bad >= 0 or not all_finite(net.params):
@@ -278,7 +306,7 @@ def _run_epochs(model, opts, walk, notice):
                 done = min(stop * batch_size, n)
                 if opts.verbose:
                     bar.update(done - min(b * batch_size, n))
-                    bar.set_postfix(loss=f"{cost / done:.4g}", refresh=False)
+                    bar.set_postfix(loss=f"{cost * n / (done * mass):.4g}", refresh=False)
                 if choice:
                     choice.record(count, probe, elapsed, stop - b)
                 if not probe:
@@ -288,15 +316,15 @@ def _run_epochs(model, opts, walk, notice):
             if bar is not None:
                 bar.close()
             history.seconds.append(time.perf_counter() - start)
-            history.loss.append(cost / n)
+            history.loss.append(cost / mass)
             history.lr.append(lr)
             if opts.classifier:
-                history.accuracy.append(correct / n)
+                history.accuracy.append(correct / mass)
             if opts.X_val is not None:
-                v_cost, v_correct = evaluate_rows(net, opts.X_val, opts.Y_val, False)
-                history.val_loss.append(v_cost / opts.X_val.shape[0])
+                v_cost, v_correct = evaluate_rows(net, opts.X_val, opts.Y_val, w_val, False)
+                history.val_loss.append(v_cost / val_mass)
                 if opts.classifier:
-                    history.val_accuracy.append(v_correct / opts.X_val.shape[0])
+                    history.val_accuracy.append(v_correct / val_mass)
             if opts.verbose:
                 _tqdm().write(_epoch_line(history))
             stop_now = False

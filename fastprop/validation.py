@@ -116,7 +116,8 @@ def as_targets(y, loss, n_out, n_samples, dtype, name="y"):
 
     cross_entropy takes integer class labels (n,) or (n, 1) in [0, n_out), turned into
     one-hot rows, or rows of probabilities (n, n_out). binary_cross_entropy takes values in
-    [0, 1]. Regression losses take (n, n_out), or (n,) when n_out is 1.
+    [0, 1], poisson values >= 0. Regression losses take (n, n_out), or (n,) when n_out
+    is 1.
     """
     arr = _numeric_array(name, y)
     if arr.ndim == 0 or arr.ndim > 2:
@@ -139,6 +140,9 @@ def as_targets(y, loss, n_out, n_samples, dtype, name="y"):
     if loss == codes.BINARY_CROSS_ENTROPY and ((arr < 0).any() or (arr > 1).any()):
         raise ValueError(f"{name} must hold targets in [0, 1] for binary_cross_entropy; "
                          f"got values from {arr.min()} to {arr.max()}")
+    if loss == codes.POISSON and (arr < 0).any():
+        raise ValueError(f"{name} must hold counts or rates >= 0 for poisson; got values "
+                         f"from {arr.min()}")
     if loss == codes.CROSS_ENTROPY:
         sums = arr.sum(axis=1, dtype=np.float64)
         if (arr < 0).any() or not np.allclose(sums, 1.0, rtol=0.0, atol=1e-5):
@@ -147,6 +151,24 @@ def as_targets(y, loss, n_out, n_samples, dtype, name="y"):
                              f"summing to {sums.min()}..{sums.max()} (pass integer class "
                              f"labels as a 1-D array)")
     return _in_dtype(name, arr, dtype)
+
+
+def as_sample_weight(sample_weight, n_samples, dtype, name="sample_weight"):
+    """sample_weight as a C-contiguous (n_samples,) array of `dtype`: finite, >= 0, not
+    all 0 (a weighted mean over no weight has no value); (n, 1) is taken as (n,)."""
+    arr = _numeric_array(name, sample_weight)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.shape[0] != n_samples:
+        raise ValueError(f"{name} must have shape ({n_samples},), one weight per sample; "
+                         f"got shape {arr.shape}")
+    _check_finite(name, arr)
+    arr = _in_dtype(name, arr, dtype)
+    if (arr < 0).any():
+        raise ValueError(f"{name} must hold weights >= 0; got {arr.min()}")
+    if n_samples and not (arr > 0).any():
+        raise ValueError(f"{name} must hold at least one weight > 0; all {n_samples} are 0")
+    return arr
 
 
 def _in_dtype(name, arr, dtype):

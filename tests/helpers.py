@@ -14,6 +14,7 @@ OUTPUT_PAIRS = [
     ("huber", "identity"), ("huber", "sigmoid"), ("huber", "softmax"),
     ("binary_cross_entropy", "sigmoid"),
     ("cross_entropy", "softmax"),
+    ("mse", "exp"), ("poisson", "exp"),
 ]
 HIDDEN = ["identity", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu"]
 
@@ -27,6 +28,8 @@ def make_targets(rng, loss, n, k, labels=True):
         return p / p.sum(axis=1, keepdims=True)
     if loss == "binary_cross_entropy":
         return rng.random((n, k)) if k > 1 else rng.random(n)
+    if loss == "poisson":       # counts, zeros among them (y log y is 0 there)
+        return rng.poisson(1.5, size=(n, k)).astype(np.float64)
     return rng.normal(size=(n, k)) * 2.0
 
 

@@ -9,7 +9,7 @@ checked against. Layers are lists of (W (n_in, n_out), b (n_out,)).
   gradients dW_l = A_{l-1}^T @ E_l / n,  db_l = sum_rows(E_l) / n
 """
 import numpy as np
-from scipy.special import erf
+from scipy.special import erf, xlogy
 
 SQRT2 = np.sqrt(2.0)
 
@@ -34,6 +34,8 @@ def act(name, z):
     if name == "softmax":
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
+    if name == "exp":
+        return np.exp(z)
     raise ValueError(name)
 
 
@@ -56,6 +58,8 @@ def act_grad(name, z):
         return act("sigmoid", z)
     if name == "gelu":
         return 0.5 * (1.0 + erf(z / SQRT2)) + z * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+    if name == "exp":
+        return np.exp(z)
     raise ValueError(name)
 
 
@@ -71,6 +75,8 @@ def cost(loss, z, a, y):
         return np.where(ad <= 1.0, 0.5 * d * d, ad - 0.5).sum(axis=1)
     if loss == "binary_cross_entropy":      # -y log s(z) - (1-y) log(1 - s(z))
         return (np.logaddexp(0.0, z) - y * z).sum(axis=1)
+    if loss == "poisson":                   # y log(y / a) - y + a, a = exp(z)
+        return (xlogy(y, y) - y * z - y + a).sum(axis=1)
     if loss == "cross_entropy":             # -sum y log softmax(z)
         m = z.max(axis=1, keepdims=True)
         lse = m + np.log(np.exp(z - m).sum(axis=1, keepdims=True))
@@ -106,7 +112,7 @@ def output_error(loss, out_act, z, a, y):
     """Per-sample E_L = dC/dZ_L."""
     if loss == "cross_entropy":
         return a * y.sum(axis=1, keepdims=True) - y
-    if loss == "binary_cross_entropy":
+    if loss in ("binary_cross_entropy", "poisson"):
         return a - y
     g = cost_slope(loss, a, y)
     if out_act == "softmax":        # J^T g with J = diag(a) - a a^T
@@ -114,9 +120,11 @@ def output_error(loss, out_act, z, a, y):
     return g * act_grad(out_act, z)
 
 
-def backprop(layers, activations, loss, X, Y):
-    """Returns dict with Z, A, E (per-sample), dW, db (mean-cost gradient), loss (mean)."""
+def backprop(layers, activations, loss, X, Y, w=None):
+    """Returns dict with Z, A, E (per-sample), dW, db (mean-cost gradient), loss (mean);
+    with sample weights w (n,), of the weighted mean sum w_i C_i / sum w_i."""
     n = X.shape[0]
+    w = np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
     Z, A = forward(layers, activations, X)
     E = [None] * len(layers)
     E[-1] = output_error(loss, activations[-1], Z[-1], A[-1], Y)
@@ -124,12 +132,14 @@ def backprop(layers, activations, loss, X, Y):
         W_next = layers[l + 1][0]
         E[l] = (E[l + 1] @ W_next.T) * act_grad(activations[l], Z[l])
     dW, db = [], []
+    mass = w.sum()
     for l in range(len(layers)):
         a_prev = X if l == 0 else A[l - 1]
-        dW.append(a_prev.T @ E[l] / n)
-        db.append(E[l].sum(axis=0) / n)
+        e = E[l] * w[:, None]       # backpropagation is linear in the output error
+        dW.append(a_prev.T @ e / mass)
+        db.append(e.sum(axis=0) / mass)
     return dict(Z=Z, A=A, E=E, dW=dW, db=db,
-                loss=cost(loss, Z[-1], A[-1], Y).mean())
+                loss=(w * cost(loss, Z[-1], A[-1], Y)).sum() / mass)
 
 
 def one_hot(labels, k):

@@ -38,8 +38,8 @@ def run_both(models, X, Y, order):
     n = X.shape[0]
     narrow = train_online_sgd_narrow(models[0].net, X, Y, order, 1, 0, n, 0.0, 0.0)
     net = models[1].net
-    general = train_batches(net, make_tiles(net.layout, 1, net.blas_min), X, Y, order, 1, 0,
-                            n, 0.0, 0.0)
+    general = train_batches(net, make_tiles(net.layout, 1, net.blas_min), X, Y, net.SW[:0],
+                            order, 1, 0, n, 0.0, 0.0)
     return narrow, general
 
 
@@ -99,8 +99,8 @@ def test_a_non_finite_row_stops_before_its_update(dtype, first):
     order = np.arange(10, dtype=np.int64)
     narrow = train_online_sgd_narrow(models[0].net, X, Y, order, 1, first, 10, 1.5, 2.0)
     net = models[1].net
-    general = train_batches(net, make_tiles(net.layout, 1, net.blas_min), X, Y, order, 1,
-                            first, 10, 1.5, 2.0)
+    general = train_batches(net, make_tiles(net.layout, 1, net.blas_min), X, Y, net.SW[:0],
+                            order, 1, first, 10, 1.5, 2.0)
     assert narrow[2] == general[2] == 6
     assert narrow == general
     # (the gradient buffer is scratch after a bad step: the batch walk stops before

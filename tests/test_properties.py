@@ -38,6 +38,8 @@ def cases(draw, smooth=False):
         y = rng.integers(0, k, n)
     elif loss == "binary_cross_entropy":
         y = rng.random((n, k))
+    elif loss == "poisson":
+        y = rng.poisson(1.0, size=(n, k)).astype(np.float64)
     else:
         y = rng.normal(size=(n, k))
     return model, X, y

@@ -87,7 +87,7 @@ def _gradients(net, X, Y):
     copy_rows(net.A, X, np.int64(0), rows)
     copy_rows(net.Y, Y, np.int64(0), rows)
     forward(net, rows, bool(True))
-    return backward(net, rows, 1.0 / rows, bool(True)) / rows
+    return backward(net, rows, 1.0 / rows, bool(True), bool(False)) / rows
 
 
 @inlined
@@ -193,7 +193,7 @@ def loss(net, X, Y):
     True
     """
     _check_inputs(net, X, Y, bool(False))
-    cost, _ = evaluate_rows(net, X, Y, bool(False))
+    cost, _ = evaluate_rows(net, X, Y, net.SW[:0], bool(False))   # unweighted
     return cost / X.shape[0]
 
 

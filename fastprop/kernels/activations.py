@@ -9,7 +9,7 @@ import math
 from .exp import exp_nonpositive, expm1_nonpositive, log1p_unit
 from .jit import inlined, kernel
 
-from ..codes import (ELU, ELU_ALPHA, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU,
+from ..codes import (ELU, ELU_ALPHA, EXP, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU,
                      SIGMOID, SOFTMAX, SOFTPLUS, TANH)
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -84,6 +84,9 @@ def activate(A_buf, Z_buf, start, rows, width, code):
         for i in range(count):
             z = Z[i]
             A[i] = half * z * (one + math.erf(z * c))
+    elif code == EXP:       # the output of the Poisson loss (overflow is its caller's)
+        for i in range(count):
+            A[i] = math.exp(Z[i])
     elif code == SOFTMAX:
         # p_j = exp(z_j - max z) / sum_k exp(z_k - max z), in three passes so that the
         # exponentials run as one loop over the whole region, which vectorises across
@@ -157,3 +160,6 @@ def mul_activation_grad(E_buf, Z_buf, A_buf, start, count, code, a_scale):
             z = Z[i]
             # d/dz z*Phi(z) = Phi(z) + z*phi(z)
             E[i] *= half * (one + math.erf(z * c)) + z * d * exp_nonpositive(-half * z * z)
+    elif code == EXP:
+        for i in range(count):
+            E[i] *= s * A[i]

@@ -14,7 +14,8 @@ import math
 from numba.extending import overload
 
 from ..codes import (ADADELTA, ALLOWED_OUTPUT, ACTIVATION_NAMES, BINARY_CROSS_ENTROPY,
-                     CROSS_ENTROPY, HYPER_SIZE, LOSSES, SIGMOID, SOFTMAX, STATE_ROWS)
+                     CROSS_ENTROPY, EXP, HYPER_SIZE, LOSSES, POISSON, SIGMOID, SOFTMAX,
+                     STATE_ROWS)
 from ..layout import B_OFF, IN_UNIT, LAYOUT_COLUMNS, N_IN, N_OUT, OUT_UNIT, W_OFF
 from .jit import inlined, kernel
 
@@ -26,6 +27,7 @@ assert sorted(ACTIVATION_NAMES) == list(range(N_ACTIVATIONS))
 # The loss codes whose output activation is pinned (codes.ALLOWED_OUTPUT).
 assert ALLOWED_OUTPUT[CROSS_ENTROPY] == ("softmax",)
 assert ALLOWED_OUTPUT[BINARY_CROSS_ENTROPY] == ("sigmoid",)
+assert ALLOWED_OUTPUT[POISSON] == ("exp",)
 
 
 def same_dtype(a, b):
@@ -103,16 +105,18 @@ def check_net(net):
         raise ValueError("net.act must hold one activation code per layer")
     for l in range(n_layers):
         code = net.act[l]
-        if code < 0 or code >= N_ACTIVATIONS or (code == SOFTMAX and l < n_layers - 1):
+        if code < 0 or code >= N_ACTIVATIONS or \
+                ((code == SOFTMAX or code == EXP) and l < n_layers - 1):
             raise ValueError("net.act holds a code that is not an activation of that "
-                             "layer (softmax is for the output layer only)")
+                             "layer (softmax and exp are for the output layer only)")
     if net.loss < 0 or net.loss >= N_LOSSES:
         raise ValueError("net.loss is not a loss code (codes.py)")
     last_act = net.act[n_layers - 1]
     if (net.loss == CROSS_ENTROPY and last_act != SOFTMAX) or \
-            (net.loss == BINARY_CROSS_ENTROPY and last_act != SIGMOID):
+            (net.loss == BINARY_CROSS_ENTROPY and last_act != SIGMOID) or \
+            (net.loss == POISSON and last_act != EXP):
         raise ValueError("net.loss needs another output activation: cross_entropy takes "
-                         "softmax, binary_cross_entropy sigmoid")
+                         "softmax, binary_cross_entropy sigmoid, poisson exp")
     if not math.isfinite(net.l2) or net.l2 < 0.0:
         raise ValueError("net.l2 must be a finite number >= 0")
 
@@ -128,14 +132,14 @@ def check_net(net):
     C = net.capacity
     if C < 1 or C > net.Z.size // width or C > net.A.size // width \
             or C > net.E.size // width or C > net.M.size // width \
-            or C > net.Y.size // n_out:
+            or C > net.Y.size // n_out or C > net.SW.size:
         raise ValueError("net.capacity must be >= 1 and within the workspace (net.Z, A, "
-                         "E, M, Y: capacity rows of every layer; use with_workspace)")
+                         "E, M, Y, SW: capacity rows of every layer; use with_workspace)")
     if not (c_contiguous(net.Z) and c_contiguous(net.A)
             and c_contiguous(net.E) and c_contiguous(net.M)
-            and c_contiguous(net.Y)):
-        raise ValueError("net.Z, A, E, M and Y must be C-contiguous")
+            and c_contiguous(net.Y) and c_contiguous(net.SW)):
+        raise ValueError("net.Z, A, E, M, Y and SW must be C-contiguous")
     if not (same_dtype(net.Z, net.params) and same_dtype(net.A, net.params)
             and same_dtype(net.E, net.params) and same_dtype(net.M, net.params)
-            and same_dtype(net.Y, net.params)):
-        raise ValueError("net.Z, A, E, M and Y must have net.params' dtype")
+            and same_dtype(net.Y, net.params) and same_dtype(net.SW, net.params)):
+        raise ValueError("net.Z, A, E, M, Y and SW must have net.params' dtype")

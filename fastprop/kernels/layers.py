@@ -2,7 +2,8 @@
 over the work (a batch, one row, the tiles of a multi-threaded step) calls these.
 
   forward         Z = A_prev @ W + b, A = f(Z)
-  output_error    E_L = dC/dZ_L (the loss's shortcut where exact, else C'(y_hat) f'(Z_L))
+  output_error    E_L = dC/dZ_L (the loss's shortcut where exact, else C'(y_hat) f'(Z_L)),
+                  each row times its sample weight in a weighted run
   hidden_error    E_prev = (E @ W^T) * mask_prev * f'_prev(Z_prev)
   weight_gradient dW = A_prev^T @ E, db = sum over rows of E
   l2_gradient     dW += l2 * W
@@ -24,7 +25,7 @@ one row), a block through blas.gemm_strided.
 """
 import numpy as np
 
-from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY
+from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, POISSON
 from .activations import activate, mul_activation_grad
 from .blas import gemm, gemm_strided
 from .jit import inlined, kernel
@@ -82,13 +83,14 @@ def forward_loops(Z, A_prev, params, z_start, a_start, w_off, b_off, rows, n_in,
 
 
 @inlined
-def output_error(E, Z, A, Y, z_start, rows, n_out, act, loss, scale):
+def output_error(E, Z, A, Y, SW, z_start, rows, n_out, act, loss, scale, weighted):
     """E_L = scale * dC/dZ_L for `rows` whole rows of the output layer at z_start (Y:
-    their targets, row-major from 0); returns their summed cost (float64). The loss
-    computes C'(y_hat) (or the exact shortcut, losses.output_error); an elementwise
-    output activation's f'(Z_L) is applied here, as for a hidden layer."""
-    cost = loss_error(E, Z, A, Y, z_start, rows, n_out, act, loss, scale)
-    if loss != CROSS_ENTROPY and loss != BINARY_CROSS_ENTROPY:   # no shortcut
+    their targets, row-major from 0; SW their sample weights, where `weighted`, each
+    row's error and cost then times its weight); returns their summed cost (float64).
+    The loss computes C'(y_hat) (or the exact shortcut, losses.output_error); an
+    elementwise output activation's f'(Z_L) is applied here, as for a hidden layer."""
+    cost = loss_error(E, Z, A, Y, SW, z_start, rows, n_out, act, loss, scale, weighted)
+    if loss != CROSS_ENTROPY and loss != BINARY_CROSS_ENTROPY and loss != POISSON:
         mul_activation_grad(E, Z, A, z_start, rows * n_out, act, 1.0)
     return cost
 

@@ -1,22 +1,26 @@
 """Costs C(y_hat, y) of one sample, and the output layer error E_L = dC/dZ_L.
 
 Shapes: Z, A are workspace buffers whose output region starts at `start` and holds
-(rows, width) row-major; Y is the batch target buffer, (rows, width) row-major from 0.
+(rows, width) row-major; Y is the batch target buffer, (rows, width) row-major from 0;
+SW the rows' sample weights (rows,) from 0, read only where `weighted`.
 Every cost is summed over the sample's outputs; kernels return the sum over the rows
-of those per-row sums, in float64 (the caller divides by the batch size for the mean).
-Summing row by row makes a batch's cost the same float64 number however its rows are
-grouped into calls (the narrow walk takes one row per call).
+of those per-row sums (each times its weight where weighted), in float64 (the caller
+divides by the batch size, or the weights' sum, for the mean). Summing row by row
+makes a batch's cost the same float64 number however its rows are grouped into calls
+(the narrow walk takes one row per call). Unweighted, no weight enters a product: the
+bits are those of a kernel without weights.
 
 The shortcut E_L = y_hat - y is used only where it is exact: identity + mse,
-sigmoid + binary cross-entropy (both computed from the logits Z), softmax +
-cross-entropy. Every other pair uses the general product C'(y_hat) * f'(Z_L), whose
-second factor the caller applies (see output_error).
+sigmoid + binary cross-entropy, softmax + cross-entropy and exp + Poisson (each
+computed from the logits Z). Every other pair uses the general product
+C'(y_hat) * f'(Z_L), whose second factor the caller applies (see output_error).
 """
 import math
 
 from .jit import inlined, kernel
 
-from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, HUBER_DELTA, MAE, MSE, SOFTMAX
+from ..codes import (BINARY_CROSS_ENTROPY, CROSS_ENTROPY, HUBER_DELTA, MAE, MSE, POISSON,
+                     SOFTMAX)
 
 
 @inlined
@@ -105,42 +109,67 @@ def _binary_cross_entropy(z, y):
     return positive_part - z * float(y) + math.log1p(math.exp(-abs(z)))
 
 
-@kernel
-def batch_cost(Z_buf, A_buf, Y, start, rows, width, loss):
-    """Sum over the rows of the per-sample cost (float64). Reads only; writes nothing."""
-    total = 0.0
-    Z = Z_buf[start:start + rows * width]     # views from 0 (see activations.activate)
-    A = A_buf[start:start + rows * width]
+@inlined
+def _poisson(z, a, y):
+    """Half the Poisson deviance of one output, y log(y / a) - y + a with a = exp(z),
+    from the logit (y log a = y z), in float64; y log y is 0 at y = 0."""
+    y = float(y)
+    own = y * math.log(y) if y > 0.0 else 0.0
+    return own - y * float(z) - y + float(a)
+
+
+@inlined
+def _weight(SW, r, weighted):
+    """Row r's sample weight, float64 (1 where unweighted)."""
+    return float(SW[r]) if weighted else 1.0
+
+
+@inlined
+def _row_cost(Z, A, Y, row, width, loss):
+    """The cost of the sample whose outputs start at `row` (float64)."""
     if loss == CROSS_ENTROPY:
-        for r in range(rows):
-            total += _cross_entropy_row(Z, A, Y, r * width, width)
-    elif loss == BINARY_CROSS_ENTROPY:
-        for r in range(rows):
-            row = 0.0
-            for j in range(r * width, (r + 1) * width):
-                row += _binary_cross_entropy(Z[j], Y[j])
-            total += row
+        return _cross_entropy_row(Z, A, Y, row, width)
+    total = 0.0
+    if loss == BINARY_CROSS_ENTROPY:
+        for j in range(row, row + width):
+            total += _binary_cross_entropy(Z[j], Y[j])
+    elif loss == POISSON:
+        for j in range(row, row + width):
+            total += _poisson(Z[j], A[j], Y[j])
     else:
-        for r in range(rows):
-            row = 0.0
-            for j in range(r * width, (r + 1) * width):
-                row += _regression_cost(loss, A[j] - Y[j])
-            total += row
+        for j in range(row, row + width):
+            total += _regression_cost(loss, A[j] - Y[j])
     return total
 
 
 @kernel
-def output_error(E_buf, Z_buf, A_buf, Y, start, rows, width, act, loss, scale):
+def batch_cost(Z_buf, A_buf, Y, SW, start, rows, width, loss, weighted):
+    """Sum over the rows of the per-sample cost (float64), each times its weight where
+    `weighted`. Reads only; writes nothing."""
+    total = 0.0
+    Z = Z_buf[start:start + rows * width]     # views from 0 (see activations.activate)
+    A = A_buf[start:start + rows * width]
+    for r in range(rows):
+        cost = _row_cost(Z, A, Y, r * width, width, loss)
+        total += float(SW[r]) * cost if weighted else cost
+    return total
+
+
+@kernel
+def output_error(E_buf, Z_buf, A_buf, Y, SW, start, rows, width, act, loss, scale,
+                 weighted):
     """E[region] = scale * dC/dZ_L per sample, but for the factor f'(Z_L) of an
     elementwise output activation under a regression loss, which the caller applies
     (activations.mul_activation_grad, as for the hidden layers; a no-op for the identity
     and softmax): for cross-entropy (softmax output) and binary cross-entropy (sigmoid
-    output) E_L = scale * (y_hat - y), the exact shortcut; for a regression loss
-    scale * C'(y_hat), times softmax's Jacobian for a softmax output. Returns the rows'
-    summed cost (float64).
+    output) E_L = scale * (y_hat - y), the exact shortcut, as for Poisson (exp output);
+    for a regression loss scale * C'(y_hat), times softmax's Jacobian for a softmax
+    output. Returns the rows' summed cost (float64). `weighted`: row r's error and cost
+    are times its weight SW[r] (its scale is the rounding of scale * SW[r]).
 
     scale = 1 gives the per-sample errors of the textbook; scale = 1/n gives the
-    errors whose backpropagation yields the gradient of the mean cost.
+    errors whose backpropagation yields the gradient of the mean cost (1 / the sum of
+    the weights: of the weighted mean).
     The cost is summed in the pass that writes E (in batch_cost's order, so the same
     float64 sum): one pass over the outputs, not two. (Calling mul_activation_grad from
     here linked it into this kernel's own compiled code as well: a cold start compiled
@@ -156,26 +185,34 @@ def output_error(E_buf, Z_buf, A_buf, Y, start, rows, width, act, loss, scale):
     if loss == CROSS_ENTROPY:        # softmax output: dC/dz_k = p_k * sum(y) - y_k
         for r in range(rows):
             row = r * width
+            s_r = dt(scale * SW[r]) if weighted else s
             mass = dt(0.0)
             for j in range(width):
                 mass += Y[row + j]
             for j in range(width):
-                E[row + j] = s * (A[row + j] * mass - Y[row + j])
-            total += _cross_entropy_row(Z, A, Y, row, width)
-    elif loss == BINARY_CROSS_ENTROPY:   # sigmoid output: dC/dz = sigmoid(z) - y
+                E[row + j] = s_r * (A[row + j] * mass - Y[row + j])
+            cost = _cross_entropy_row(Z, A, Y, row, width)
+            total += float(SW[r]) * cost if weighted else cost
+    elif loss == BINARY_CROSS_ENTROPY or loss == POISSON:
+        # sigmoid output: dC/dz = sigmoid(z) - y; exp output: dC/dz = exp(z) - y
         for r in range(rows):
+            s_r = dt(scale * SW[r]) if weighted else s
             row = 0.0
             for j in range(r * width, (r + 1) * width):
-                E[j] = s * (A[j] - Y[j])
-                row += _binary_cross_entropy(Z[j], Y[j])
-            total += row
+                E[j] = s_r * (A[j] - Y[j])
+                if loss == POISSON:
+                    row += _poisson(Z[j], A[j], Y[j])
+                else:
+                    row += _binary_cross_entropy(Z[j], Y[j])
+            total += float(SW[r]) * row if weighted else row
     else:    # E = scale * C'(y_hat) (the rounding of slope * s)
         for r in range(rows):
+            s_r = dt(scale * SW[r]) if weighted else s
             row = 0.0
             for j in range(r * width, (r + 1) * width):
-                E[j], cost = regression_error(loss, A[j], Y[j], s)
+                E[j], cost = regression_error(loss, A[j], Y[j], s_r)
                 row += cost
-            total += row
+            total += float(SW[r]) * row if weighted else row
         if act == SOFTMAX:   # E = J^T g with J = diag(p) - p p^T
             for r in range(rows):
                 row = r * width
@@ -188,10 +225,11 @@ def output_error(E_buf, Z_buf, A_buf, Y, start, rows, width, act, loss, scale):
 
 
 @kernel
-def batch_correct(Z, A_buf, Y, start, rows, width, loss):
+def batch_correct(Z, A_buf, Y, SW, start, rows, width, loss, weighted):
     """Correct predictions among the rows (float64): for cross-entropy, rows whose
     largest output is the target's largest entry; for binary cross-entropy, the share
-    of each row's outputs on the target's side of 0.5. 0 for regression losses."""
+    of each row's outputs on the target's side of 0.5; each row counted by its weight
+    where `weighted`. 0 for regression losses."""
     correct = 0.0
     A = A_buf[start:start + rows * width]
     if loss == CROSS_ENTROPY:
@@ -205,7 +243,7 @@ def batch_correct(Z, A_buf, Y, start, rows, width, loss):
                 if Y[r * width + j] > Y[r * width + target]:
                     target = j
             if best == target:
-                correct += 1.0
+                correct += _weight(SW, r, weighted)
     elif loss == BINARY_CROSS_ENTROPY:
         half = A.dtype.type(0.5)
         for r in range(rows):
@@ -213,5 +251,6 @@ def batch_correct(Z, A_buf, Y, start, rows, width, loss):
             for j in range(width):
                 if (A[r * width + j] > half) == (Y[r * width + j] > half):
                     hits += 1
-            correct += hits / width
+            correct += _weight(SW, r, weighted) * (hits / width) if weighted \
+                else hits / width
     return correct

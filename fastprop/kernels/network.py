@@ -2,7 +2,8 @@
 
 Every function takes a `Net` (fastprop/net.py), or for inference from Python the
 arrays of one (predict_rows), and works in its preallocated buffers: no allocation.
-The batch input sits in region 0 of net.A, its targets in net.Y.
+The batch input sits in region 0 of net.A, its targets in net.Y, and in a weighted
+run its rows' sample weights in net.SW (`w`, the data's weights, is then non-empty).
 `training` switches dropout on (masks drawn from the net's counter-based stream).
 """
 import math
@@ -18,6 +19,7 @@ from .layers import hidden_error, l2_gradient, output_error, weight_gradient
 from .jit import inlined, kernel
 from .losses import batch_correct, batch_cost
 from .random import splitmix64, stream_base, uniform
+from .rows import copy_row
 
 
 @inlined
@@ -134,19 +136,40 @@ def l2_penalty(net):
 
 
 @inlined
-def backward(net, rows, scale, training):
-    """After forward: fill net.E and net.grads; return the rows' summed cost (float64),
-    the L2 penalty counted once per row. E_L = scale * dC/dZ_L, then backward_layers.
-    With scale = 1/rows the grads are the gradient of the mean cost."""
+def batch_mass(net, rows, weighted):
+    """What a batch's mean divides by: its rows, or the sum of their weights (float64,
+    in row order)."""
+    if not weighted:
+        return float(rows)
+    mass = 0.0
+    for r in range(rows):
+        mass += float(net.SW[r])
+    return mass
+
+
+@inlined
+def mean_scale(mass):
+    """1 / mass: the error scale of the batch's mean cost (0 for weights summing to 0,
+    whose batch then has no cost to follow, only the L2 penalty)."""
+    return 1.0 / mass if mass > 0.0 else 0.0
+
+
+@inlined
+def backward(net, rows, scale, training, weighted):
+    """After forward: fill net.E and net.grads; return the rows' summed cost (float64;
+    weighted: sum of weight * cost), the L2 penalty counted once per row (weighted: per
+    unit of weight). E_L = scale * dC/dZ_L, then backward_layers. With scale =
+    1/batch_mass the grads are the gradient of the (weighted) mean cost."""
     C = net.capacity
     last = net.layout.shape[0] - 1
-    cost = output_error(net.E, net.Z, net.A, net.Y, C * net.layout[last, OUT_UNIT], rows,
-                        net.layout[last, N_OUT], net.act[last], net.loss, scale)
+    cost = output_error(net.E, net.Z, net.A, net.Y, net.SW, C * net.layout[last, OUT_UNIT],
+                        rows, net.layout[last, N_OUT], net.act[last], net.loss, scale,
+                        weighted)
     backward_layers(net, rows, training)
     # l2_penalty takes the whole Net: a call passes it by value (~130 words), so it is
     # made only for a penalty
     if net.l2 != 0.0:
-        cost += rows * l2_penalty(net)
+        cost += batch_mass(net, rows, weighted) * l2_penalty(net)
     return cost
 
 
@@ -175,45 +198,49 @@ def backward_layers(net, rows, training):
 
 
 @inlined
-def output_correct(net, rows):
+def output_correct(net, rows, weighted):
     """After forward: correct predictions among the rows (losses.batch_correct)."""
     C = net.capacity
     last = net.layout.shape[0] - 1
-    return batch_correct(net.Z, net.A, net.Y, C * net.layout[last, OUT_UNIT], rows,
-                         net.layout[last, N_OUT], net.loss)
+    return batch_correct(net.Z, net.A, net.Y, net.SW, C * net.layout[last, OUT_UNIT], rows,
+                         net.layout[last, N_OUT], net.loss, weighted)
 
 
 @inlined
-def load_batch(net, X, Y, order, first, rows):
-    """Copy rows order[first:first+rows] of X (n, n_in) and Y (n, n_out) into the
-    input region and the target buffer."""
-    load_rows(net, X, Y, order, first, np.int64(0), rows)    # np.int64(): see jit.py
+def load_weights(net, w, order, first, rows):
+    """Where the data's weights w (n,) are not empty, those of the batch's rows
+    order[first:first + rows] into net.SW. On one thread in every walk: written from
+    the tasks of tiled.train_batches_parallel's load loop, they did not arrive (Numba
+    0.68; tests/test_sample_weight.py has the case), and a batch's weights are a few
+    words to copy."""
+    if w.size > 0:
+        for r in range(rows):
+            net.SW[r] = w[order[first + r]]
 
 
 @inlined
 def load_rows(net, X, Y, order, first, r0, r1):
-    """load_batch for the batch's rows r0..r1-1 (kernels/tiled.py: a task each)."""
+    """Copy rows order[first + r0:first + r1] of X (n, n_in; a 2-D array or
+    SparseRows) and Y (n, n_out) into the batch's rows r0..r1-1 of the input region
+    and the target buffer (kernels/tiled.py: a task each)."""
     n_in = X.shape[1]
     n_out = Y.shape[1]
     for r in range(r0, r1):
         src = order[first + r]
-        a = net.A[r * n_in:(r + 1) * n_in]
+        copy_row(net.A, r * n_in, X, src)
         t = net.Y[r * n_out:(r + 1) * n_out]
-        for k in range(n_in):
-            a[k] = X[src, k]
         for j in range(n_out):
             t[j] = Y[src, j]
 
 
 @kernel
 def copy_rows(dst, src, first, rows):
-    """dst[:rows * width] = rows first:first+rows of src (n, width), row-major: the
-    input region (dst = net.A) or the target buffer (dst = net.Y)."""
+    """dst[:rows * width] = rows first:first+rows of src (n, width; a 2-D array, or for
+    inputs SparseRows), row-major: the input region (dst = net.A) or the target buffer
+    (dst = net.Y)."""
     width = src.shape[1]
     for r in range(rows):
-        d = dst[r * width:(r + 1) * width]
-        for k in range(width):
-            d[k] = src[first + r, k]
+        copy_row(dst, r * width, src, first + r)
 
 
 @kernel
@@ -267,21 +294,30 @@ def predict_rows(out, X, params, layout, act, Z, A, C, blas_min):
 
 
 @kernel
-def evaluate_rows(net, X, Y, training):
+def evaluate_rows(net, X, Y, w, training):
     """(summed cost with the L2 penalty once per row, correct predictions), both float64,
-    over every row of X (n, n_in), Y (n, n_out)."""
+    over every row of X (n, n_in), Y (n, n_out); where the weights w (n,) are not
+    empty, each row's cost and count times its weight, the penalty once per unit of
+    weight."""
     n = X.shape[0]
     C = net.capacity
     last = net.layout.shape[0] - 1
     start = C * net.layout[last, OUT_UNIT]
     n_out = net.layout[last, N_OUT]
+    weighted = w.size > 0
     cost = 0.0
     correct = 0.0
+    mass = 0.0
     for first in range(0, n, C):
         rows = n - first if n - first < C else C     # min() (see jit.py)
         copy_rows(net.A, X, first, rows)
         copy_rows(net.Y, Y, first, rows)
+        if weighted:
+            for r in range(rows):
+                net.SW[r] = w[first + r]
         forward(net, rows, training)
-        cost += batch_cost(net.Z, net.A, net.Y, start, rows, n_out, net.loss)
-        correct += output_correct(net, rows)
-    return cost + n * l2_penalty(net), correct
+        cost += batch_cost(net.Z, net.A, net.Y, net.SW, start, rows, n_out, net.loss,
+                           weighted)
+        correct += output_correct(net, rows, weighted)
+        mass += batch_mass(net, rows, weighted)
+    return cost + mass * l2_penalty(net), correct

@@ -35,8 +35,8 @@ from ..tiles import DW_ROWS, E_COLS, E_ROWS, FWD_COLS, ROWS
 from .jit import inlined, kernel, parallel_kernel
 from .layers import forward, hidden_error, l2_gradient, output_error, weight_gradient
 from .losses import batch_correct
-from .network import (backward_layers, draw_dropout, forward_rows, l2_penalty, load_rows,
-                      next_batch)
+from .network import (backward_layers, batch_mass, draw_dropout, forward_rows, l2_penalty,
+                      load_rows, load_weights, mean_scale, next_batch)
 from .optimizers import optimizer_update_range
 from .random import splitmix64, stream_base
 
@@ -63,9 +63,10 @@ def _tile_block(t, rows, row_block, width, col_block):
 
 
 @inlined
-def output_tile(net, tiles, i, rows, batch):
+def output_tile(net, tiles, i, rows, batch, scale, weighted):
     """Row tile i of the output layer (whole rows, tiles.plan's ROWS a tile): forward,
-    E_L, and the tile's cost and correct count into tiles.cost/correct."""
+    E_L (scale: 1 / the batch's mass, network.mean_scale), and the tile's cost and
+    correct count into tiles.cost/correct."""
     layout = net.layout
     C = net.capacity
     l = layout.shape[0] - 1
@@ -80,20 +81,22 @@ def output_tile(net, tiles, i, rows, batch):
             layout[l, W_OFF], layout[l, B_OFF], m, n_in, n_out, np.int64(0), n_out,
             net.act[l], net.blas_min)
     Y = net.Y[r0 * n_out:r1 * n_out]
-    tiles.cost[i] = output_error(net.E, net.Z, net.A, Y, z_start, m, n_out, net.act[l],
-                                 net.loss, 1.0 / rows)
+    SW = net.SW[r0:r1]
+    tiles.cost[i] = output_error(net.E, net.Z, net.A, Y, SW, z_start, m, n_out, net.act[l],
+                                 net.loss, scale, weighted)
     tiles.correct[i] = 0.0
     if net.loss == CROSS_ENTROPY or net.loss == BINARY_CROSS_ENTROPY:
-        tiles.correct[i] = batch_correct(net.Z, net.A, Y, z_start, m, n_out, net.loss)
+        tiles.correct[i] = batch_correct(net.Z, net.A, Y, SW, z_start, m, n_out, net.loss,
+                                         weighted)
 
 
 @kernel
-def forward_tile(net, tiles, l, t, rows, batch):
+def forward_tile(net, tiles, l, t, rows, batch, scale, weighted):
     """Tile t of layer l's forward: layers.forward and dropout on a block of rows and
     columns; the output layer's tiles (whole rows, no dropout) are output_tile's."""
     layout = net.layout
     if l == layout.shape[0] - 1:
-        output_tile(net, tiles, t, rows, batch)
+        output_tile(net, tiles, t, rows, batch, scale, weighted)
         return
     plan = tiles.plan
     C = net.capacity
@@ -173,21 +176,21 @@ def hidden_error_tiles(plan, layout, l, rows):
 
 
 @inlined
-def step_cost(net, tiles, rows):
+def step_cost(net, tiles, rows, mass):
     """After the forward tiles: the step's summed cost (tiles in order, the L2 penalty
-    once per row) and correct predictions."""
+    once per unit of the batch's mass) and correct predictions."""
     cost = 0.0
     correct = 0.0
     for i in range(_blocks(rows, tiles.plan[net.layout.shape[0] - 1, ROWS])):
         cost += tiles.cost[i]
         correct += tiles.correct[i]
     if net.l2 != 0.0:      # the penalty's cost; its gradient goes in with dW
-        cost += rows * l2_penalty(net)
+        cost += mass * l2_penalty(net)
     return cost, correct
 
 
 @kernel
-def train_batches(net, tiles, X, Y, order, batch_size, first_batch, stop_batch, total,
+def train_batches(net, tiles, X, Y, w, order, batch_size, first_batch, stop_batch, total,
                   correct):
     """Train on batches first_batch..stop_batch-1 of the epoch given by `order`, on one
     thread, for a plan whose products are whole but the output layer's row tiles
@@ -196,23 +199,28 @@ def train_batches(net, tiles, X, Y, order, batch_size, first_batch, stop_batch, 
     tiles, so that the step's cost is summed as the parallel trainer sums it.
 
     Batch b holds rows order[b*batch_size : (b+1)*batch_size] of X (n, n_in) and
-    Y (n, n_out); the last one may be partial. Returns (total + the summed cost of the
+    Y (n, n_out); the last one may be partial. Where the sample weights w (n,) are not
+    empty, each step follows the gradient of its rows' weighted mean cost, and the
+    costs and counts returned are weighted. Returns (total + the summed cost of the
     rows trained, correct + their correct predictions, index of the first batch whose
     cost was not finite or -1). A non-finite batch stops the loop before its update.
     (The epoch's sums come in and go on, one step at a time: the epoch's cost is then
     the same float64 sum however fit splits the epoch into calls.)
     """
     n = X.shape[0]
+    weighted = w.size > 0
     last = net.layout.shape[0] - 1
     for b in range(first_batch, stop_batch):
         first = b * batch_size
         rows = n - first if n - first < batch_size else batch_size     # min() (see jit.py)
         load_rows(net, X, Y, order, first, np.int64(0), rows)     # np.int64: see jit.py
+        load_weights(net, w, order, first, rows)
+        mass = batch_mass(net, rows, weighted)
         batch = next_batch(net)
         forward_rows(net, rows, bool(True), batch, last)          # bool(): see jit.py
         for i in range(_blocks(rows, tiles.plan[last, ROWS])):
-            output_tile(net, tiles, i, rows, batch)
-        cost, step_correct = step_cost(net, tiles, rows)
+            output_tile(net, tiles, i, rows, batch, mean_scale(mass), weighted)
+        cost, step_correct = step_cost(net, tiles, rows, mass)
         correct += step_correct
         if not math.isfinite(cost):
             return total, correct, b
@@ -225,11 +233,12 @@ def train_batches(net, tiles, X, Y, order, batch_size, first_batch, stop_batch, 
 
 
 @parallel_kernel
-def train_batches_parallel(net, tiles, X, Y, order, batch_size, first_batch, stop_batch,
-                           total, correct):
+def train_batches_parallel(net, tiles, X, Y, w, order, batch_size, first_batch,
+                           stop_batch, total, correct):
     """train_batches with each stage's tiles shared among threads: same arguments, same
     results, bit for bit."""
     n = X.shape[0]
+    weighted = w.size > 0
     plan = tiles.plan
     layout = net.layout
     last = layout.shape[0] - 1
@@ -239,13 +248,16 @@ def train_batches_parallel(net, tiles, X, Y, order, batch_size, first_batch, sto
         for t in prange(_blocks(rows, np.int64(LOAD_ROWS))):     # np.int64: see jit.py
             load_rows(net, X, Y, order, first, t * LOAD_ROWS,
                       rows if rows < (t + 1) * LOAD_ROWS else (t + 1) * LOAD_ROWS)   # min()
+        load_weights(net, w, order, first, rows)
+        mass = batch_mass(net, rows, weighted)
+        scale = mean_scale(mass)
         batch = next_batch(net)
         for l in range(last + 1):
             for t in prange(forward_tiles(plan, layout, l, rows)):
                 # np.int64(t): Numba types a prange body's index as uint64; cast, each
                 # tile kernel compiles once instead of twice
-                forward_tile(net, tiles, l, np.int64(t), rows, batch)
-        cost, step_correct = step_cost(net, tiles, rows)
+                forward_tile(net, tiles, l, np.int64(t), rows, batch, scale, weighted)
+        cost, step_correct = step_cost(net, tiles, rows, mass)
         correct += step_correct
         if not math.isfinite(cost):
             return total, correct, b
