@@ -13,8 +13,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from . import codes, config
 from .buffers import aligned_zeros
 from .init import default_init, draw_weights, resolve_init
-from .kernels.network import (backward, copy_rows, evaluate_rows, forward, predict_into,
-                              predict_rows)
+from .kernels.network import backward_rows, evaluate_rows, predict_into, predict_rows
 from .layout import count_params, layer_views, make_layout, param_count
 from .kernels.check import MAX_WIDTH
 
@@ -23,7 +22,7 @@ from .history import History
 from .net import Net, make_net, with_workspace
 from .optimizers import SGD, Optimizer, _check_number, resolve_optimizer
 from .schedules import Schedule
-from .sparse import as_sparse_rows, is_sparse
+from .sparse import as_sparse_rows, dense_rows, is_sparse
 from .trace import Trace
 from .training import FitOptions, FitState, Snapshot, run_fit
 from .validation import (all_finite, as_features, as_sample_weight, as_targets, check_choice,
@@ -839,27 +838,23 @@ class Model:
             Z.append(net.Z[region].reshape(n, n_out).copy())
             A.append(net.A[region].reshape(n, n_out).copy())
             E.append(net.E[region].reshape(n, n_out).copy())
-        cost = backward(net, n, 1.0 / n, False, False) / n
+        net, cost = self._run_backward(X, Y, False)     # the mean cost's gradient
         dW, db = copy_views(net.grads, self.layout)
-        return Trace(X=X, Z=Z, A=A, E=E, dW=dW, db=db, loss=cost)
+        return Trace(X=dense_rows(X), Z=Z, A=A, E=E, dW=dW, db=db, loss=cost / n)
 
     def _run_backward(self, X, Y, training, w=None, mass=None, scale=None):
         """One forward and backward pass over all of (X, Y) on a scratch workspace:
         (net, summed cost). w: the rows' weights (None or empty: unweighted); the
         errors are scaled by `scale`, by default 1 / mass (the mean's gradient)."""
         n = X.shape[0]
-        weighted = w is not None and w.size > 0
         net = self._scratch_net(n)
         if training:
             net = net._replace(rng=self._net.rng)   # draws advance the model's stream
-        copy_rows(net.A, X, 0, n)
-        copy_rows(net.Y, Y, 0, n)
-        if weighted:
-            net.SW[:n] = w
-        forward(net, n, training)
+        if w is None:
+            w = net.SW[:0]
         if scale is None:
             scale = 1.0 / (mass if mass is not None else n)
-        return net, backward(net, n, scale, training, weighted)
+        return net, backward_rows(net, X, Y, w, training, scale)
 
     @_one_at_a_time
     def save(self, path: str | os.PathLike[str], include_optimizer: bool = True) -> None:

@@ -71,3 +71,12 @@ def take_rows(X, rows):
                            or [np.zeros(0, np.int64)]).astype(np.int64)
     return SparseRows(data=X.data[picks], indices=X.indices[picks], indptr=indptr,
                       shape=np.array([len(lengths), X.shape[1]], np.int64))
+
+
+def dense_rows(X):
+    """X as a 2-D array (SparseRows expanded, for a report such as Model.trace)."""
+    if not isinstance(X, SparseRows):
+        return X
+    import scipy.sparse
+    return scipy.sparse.csr_matrix((X.data, X.indices, X.indptr),
+                                   shape=tuple(X.shape)).toarray()

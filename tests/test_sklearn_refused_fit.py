@@ -149,31 +149,38 @@ def assert_continues_as_twin(est, cls, mode, good_params):
 # Each is refused by every fit and partial_fit, also a continued one that does not use it
 # (scikit-learn validates every parameter on every call).
 INVALID = [
-    (dict(activation="swish"), ValueError, "activation must be one of"),
+    # scikit-learn's InvalidParameterError (a ValueError and a TypeError), its message
+    (dict(activation="swish"), ValueError, "The 'activation' parameter of"),
+    (dict(activation=None), ValueError, "The 'activation' parameter of"),
+    (dict(dropout=1.5), ValueError, "The 'dropout' parameter of"),
+    (dict(dropout=-0.1), ValueError, "The 'dropout' parameter of"),
+    (dict(hidden_layer_sizes=None), ValueError, "The 'hidden_layer_sizes' parameter of"),
+    (dict(random_state=-1), ValueError, "The 'random_state' parameter of"),
+    (dict(random_state="seed"), ValueError, "The 'random_state' parameter of"),
+    (dict(optimizer="lbfgs"), ValueError, "The 'optimizer' parameter of"),
+    (dict(dtype="float16"), TypeError, "The 'dtype' parameter of"),
+    (dict(dtype="int32"), TypeError, "The 'dtype' parameter of"),
+    (dict(alpha=-1.0), ValueError, "The 'alpha' parameter of"),
+    (dict(alpha=np.inf), ValueError, "The 'alpha' parameter of"),
+    (dict(max_iter=0), ValueError, "The 'max_iter' parameter of"),
+    (dict(batch_size=0), ValueError, "The 'batch_size' parameter of"),
+    (dict(batch_size="big"), TypeError, "The 'batch_size' parameter of"),
+    (dict(learning_rate="fast"), ValueError, "The 'learning_rate' parameter of"),
+    (dict(learning_rate_init=0.0), ValueError, "The 'learning_rate_init' parameter of"),
+    (dict(momentum=1.5), ValueError, "The 'momentum' parameter of"),
+    (dict(tol=np.nan), ValueError, "The 'tol' parameter of"),
+    (dict(validation_fraction=1.0), ValueError, "The 'validation_fraction' parameter of"),
+    (dict(n_iter_no_change=0), ValueError, "The 'n_iter_no_change' parameter of"),
+    (dict(shuffle="yes"), TypeError, "The 'shuffle' parameter of"),
+    (dict(early_stopping=1), TypeError, "The 'early_stopping' parameter of"),
+    (dict(early_stopping_metric="auc"), ValueError, "The 'early_stopping_metric' parameter"),
+    # what the constraints cannot state: fastprop's checks
     (dict(activation=["relu", "tanh"]), ValueError, "one per hidden layer"),
-    (dict(activation=None), ValueError, "activation must be one of"),
-    (dict(dropout=1.5), ValueError, r"dropout\[0\]"),
-    (dict(dropout=-0.1), ValueError, r"dropout\[0\]"),
+    (dict(activation=["swish"]), ValueError, "activation must be one of"),
     (dict(dropout=[0.1, 0.2]), ValueError, "one per hidden layer"),
-    (dict(hidden_layer_sizes=(0,)), ValueError, r"hidden_layer_sizes\[0\] must be >= 1"),
+    (dict(dropout=[1.5]), ValueError, r"dropout\[0\]"),
+    (dict(hidden_layer_sizes=(0,)), ValueError, r"hidden_layer_sizes must be > 0"),
     (dict(hidden_layer_sizes=(4, 2.5)), TypeError, r"hidden_layer_sizes\[1\]"),
-    (dict(hidden_layer_sizes=None), ValueError, "hidden_layer_sizes must be"),
-    (dict(random_state=-1), ValueError, "random_state must be >= 0"),
-    (dict(random_state="seed"), ValueError, "random_state|RandomState"),
-    (dict(optimizer="lbfgs"), ValueError, "optimizer must be one of"),
-    (dict(dtype="float16"), TypeError, "float32 or float64"),
-    (dict(dtype="int32"), TypeError, "float32 or float64"),
-    (dict(alpha=-1.0), ValueError, "alpha"),
-    (dict(alpha=np.inf), ValueError, "alpha"),
-    (dict(max_iter=0), ValueError, "max_iter must be >= 1"),
-    (dict(batch_size=0), ValueError, "batch_size must be >= 1"),
-    (dict(batch_size="big"), TypeError, "batch_size must be an integer"),
-    (dict(learning_rate_init=0.0), ValueError, "learning_rate_init"),
-    (dict(tol=np.nan), ValueError, "tol"),
-    (dict(validation_fraction=1.0), ValueError, "validation_fraction"),
-    (dict(n_iter_no_change=0), ValueError, "n_iter_no_change"),
-    (dict(shuffle="yes"), TypeError, "shuffle must be True or False"),
-    (dict(early_stopping=1), TypeError, "early_stopping must be True or False"),
 ]
 
 
@@ -195,6 +202,19 @@ def test_invalid_parameter_changes_nothing(bad, error, match, cls, mode):
     else:               # on the same data: only the parameter is wrong
         assert_refused(est, mode, X, targets(cls), error, match)
         assert_continues_as_twin(est, cls, mode, good)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_invalid_solver(cls):
+    """fit refuses it (InvalidParameterError); partial_fit, which only the stochastic
+    solvers have, is then no attribute (scikit-learn's available_if)."""
+    est = prepared(cls, "refit")
+    est.set_params(solver="newton")
+    assert_refused(est, "refit", X, targets(cls), ValueError, "The 'solver' parameter of")
+    assert not hasattr(est, "partial_fit")
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'") as info:
+        cls(solver="lbfgs").partial_fit
+    assert "lbfgs is not stochastic" in str(info.value.__cause__)
 
 
 def test_refused_refit_keeps_classes_and_predictions():
@@ -276,7 +296,9 @@ BAD_DATA = [
     (_continuous_labels, (MLPClassifier,), MODES, ValueError, "continuous|Unknown label"),
     (_text_targets, (MLPRegressor,), MODES, ValueError, "convert|numeric|float"),
     (_other_feature_count, ALL, CONTINUED, ValueError, "features"),
-    (_unknown_classes, (MLPClassifier,), CONTINUED, ValueError, "not in"),
+    (_unknown_classes, (MLPClassifier,), ("partial_fit",), ValueError, "not in"),
+    (_unknown_classes, (MLPClassifier,), ("warm_start",), ValueError,
+     "warm_start can only be used where `y` has the same classes"),
     (_other_classes_argument, (MLPClassifier,), ("partial_fit",), ValueError,
      "not the same"),
     (_other_output_count, (MLPRegressor,), CONTINUED, ValueError, "outputs"),
@@ -311,12 +333,15 @@ def _diverging(cls):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
 def test_diverging_training_changes_nothing(cls, mode):
-    """FloatingPointError from Model.fit. A fresh fit trains a network that is never
-    committed; a continued one trains model_ in place, which Model.fit restores."""
+    """FloatingPointError from Model.fit, raised as scikit-learn's ValueError (which is
+    also a FloatingPointError). A fresh fit trains a network that is never committed;
+    a continued one trains model_ in place, which Model.fit restores."""
     est = prepared(cls, mode, optimizer="sgd")
     X_, y_ = _diverging(cls)
     kwargs = classes_kw(cls) if mode == "first_partial_fit" else {}
-    assert_refused(est, mode, X_, y_, FloatingPointError, "diverged", **kwargs)
+    for error in (ValueError, FloatingPointError):
+        assert_refused(est, mode, X_, y_, error, "Solver produced non-finite parameter "
+                       "weights", **kwargs)
 
 
 @pytest.mark.parametrize("mode", MODES)

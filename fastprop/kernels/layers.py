@@ -21,7 +21,9 @@ whole range.
 Each product has two paths, chosen by size (rows * n_in * n_out >= blas_min): explicit
 loops, which win for small layers where a BLAS call's fixed cost dominates, and BLAS
 (kernels/blas.py). A whole product goes through blas.gemm (a matrix-vector product for
-one row), a block through blas.gemm_strided.
+one row), a block through blas.gemm_strided. The first layer's two products with a
+sparse input have a third (sparse_forward, sparse_weight_gradient, at the end), chosen
+by the input's type (kernels/inputs.py).
 """
 import numpy as np
 
@@ -207,3 +209,64 @@ def l2_gradient(grads, params, lo, hi, l2):
     dW = grads[lo:hi]
     for i in range(hi - lo):
         dW[i] += lam * W[i]
+
+
+# ------------------------------------------------------------ a sparse input layer
+# The first layer's input as CSR rows (fastprop/sparse.py SparseRows) rather than dense
+# rows in the workspace: batch row r is row src(r) of X, order[first + r] (first + r
+# for an empty order). Products skip the zero inputs, so a row of nnz entries costs
+# nnz * n_out multiply-adds instead of n_in * n_out; each output sums its terms in the
+# row's CSR order, whatever the block, so tiles and threads change no bit.
+
+@inlined
+def source_row(order, first, r):
+    """The row of X that is row r of the batch starting at `first`."""
+    return first + r if order.size == 0 else order[first + r]
+
+
+@kernel
+def sparse_forward(Z, A, params, X, order, first, z_start, w_off, b_off, r0, r1, n_out,
+                   c0, c1, act):
+    """Z[r0:r1, c0:c1] = X[rows] @ W[:, c0:c1] + b[c0:c1] and A = f(Z) on that block,
+    X's rows as CSR (batch row r at z_start + r * n_out)."""
+    width = c1 - c0
+    b = params[b_off + c0:b_off + c1]     # views from 0 (see activations.activate)
+    for r in range(r0, r1):
+        src = source_row(order, first, r)
+        z = Z[z_start + r * n_out + c0:z_start + r * n_out + c1]
+        for j in range(width):
+            z[j] = b[j]
+        for i in range(X.indptr[src], X.indptr[src + 1]):
+            a_k = X.data[i]
+            lo = w_off + X.indices[i] * n_out + c0
+            w = params[lo:lo + width]
+            for j in range(width):
+                z[j] += a_k * w[j]
+        if width < n_out:
+            activate(A, Z, z_start + r * n_out + c0, np.int64(1), width, act)
+    if width == n_out:      # whole rows: one region
+        activate(A, Z, z_start + r0 * n_out, r1 - r0, n_out, act)
+
+
+@kernel
+def sparse_weight_gradient(grads, E, X, order, first, z_start, w_off, b_off, rows, n_in,
+                           n_out, k0, k1):
+    """dW[k0:k1] = X[rows][:, k0:k1]^T @ E and, with k0 = 0, db = sum over rows of E
+    (overwrites both), X's rows as CSR: only the inputs in k0..k1 a row holds add in."""
+    zero = grads.dtype.type(0.0)
+    dW = grads[w_off + k0 * n_out:w_off + k1 * n_out]
+    for i in range((k1 - k0) * n_out):
+        dW[i] = zero
+    if k0 == 0:
+        sum_rows(grads[b_off:b_off + n_out], E, z_start, rows, n_out)
+    whole = k0 == 0 and k1 == n_in
+    for r in range(rows):
+        src = source_row(order, first, r)
+        e = E[z_start + r * n_out:z_start + (r + 1) * n_out]
+        for i in range(X.indptr[src], X.indptr[src + 1]):
+            k = X.indices[i]
+            if whole or (k >= k0 and k < k1):
+                a_k = X.data[i]
+                dw = grads[w_off + k * n_out:w_off + (k + 1) * n_out]
+                for j in range(n_out):
+                    dw[j] += a_k * e[j]

@@ -2,8 +2,10 @@
 
 Every function takes a `Net` (fastprop/net.py), or for inference from Python the
 arrays of one (predict_rows), and works in its preallocated buffers: no allocation.
-The batch input sits in region 0 of net.A, its targets in net.Y, and in a weighted
-run its rows' sample weights in net.SW (`w`, the data's weights, is then non-empty).
+The batch input sits in region 0 of net.A (a sparse X stays where it is: see
+kernels/inputs.py, which every function here reaches the input through), its targets
+in net.Y, and in a weighted run its rows' sample weights in net.SW (`w`, the data's
+weights, is then non-empty).
 `training` switches dropout on (masks drawn from the net's counter-based stream).
 """
 import math
@@ -19,7 +21,7 @@ from .layers import hidden_error, l2_gradient, output_error, weight_gradient
 from .jit import inlined, kernel
 from .losses import batch_correct, batch_cost
 from .random import splitmix64, stream_base, uniform
-from .rows import copy_row
+from .inputs import copy_row, input_forward, input_predict, input_weight_gradient, load_input
 
 
 @inlined
@@ -46,23 +48,36 @@ def next_batch(net):
     return net.rng[1]
 
 
+@inlined
+def in_region(net):
+    """(X, order) that mean "the batch is in the input region" (kernels/inputs.py)."""
+    return net.A, net.opt_step[:0]
+
+
 @kernel
 def forward(net, rows, training):
-    """Z_l = A_{l-1} @ W_l + b_l and A_l = f_l(Z_l) for every layer, A_0 = the input;
-    with `training`, A_l of hidden layers then goes through dropout (a new mask)."""
+    """Z_l = A_{l-1} @ W_l + b_l and A_l = f_l(Z_l) for every layer, A_0 = the input
+    in the input region; with `training`, A_l of hidden layers then goes through
+    dropout (a new mask)."""
     batch = next_batch(net) if training else np.uint64(0)
-    forward_rows(net, rows, training, batch, net.layout.shape[0])
+    X, order = in_region(net)
+    forward_rows(net, X, order, np.int64(0), rows, training, batch, net.layout.shape[0])
 
 
 @inlined
-def forward_rows(net, rows, training, batch, n_layers):
+def forward_rows(net, X, order, first, rows, training, batch, n_layers):
     """forward() through the first n_layers layers, for the batch numbered `batch` (its
-    dropout masks are drawn from the stream of the net's key and that number)."""
+    dropout masks are drawn from the stream of the net's key and that number), the
+    input reached through (X, order, first) (kernels/inputs.py)."""
     C = net.capacity
     base = np.uint64(0)
     for l in range(n_layers):
-        layer_forward(net.Z, net.A, net.params, net.layout, net.act, C, net.blas_min, l,
-                      rows)
+        if l == 0:
+            input_forward(net, X, order, first, np.int64(0), rows, np.int64(0),
+                          net.layout[0, N_OUT])
+        else:
+            layer_forward(net.Z, net.A, net.params, net.layout, net.act, C, net.blas_min,
+                          l, rows)
         n_out = net.layout[l, N_OUT]
         z_start = C * net.layout[l, OUT_UNIT]
         if training and net.dropout[l] > 0.0:
@@ -160,12 +175,19 @@ def backward(net, rows, scale, training, weighted):
     weighted: sum of weight * cost), the L2 penalty counted once per row (weighted: per
     unit of weight). E_L = scale * dC/dZ_L, then backward_layers. With scale =
     1/batch_mass the grads are the gradient of the (weighted) mean cost."""
+    X, order = in_region(net)
+    return backward_input(net, X, order, np.int64(0), rows, scale, training, weighted)
+
+
+@inlined
+def backward_input(net, X, order, first, rows, scale, training, weighted):
+    """backward() with the input reached through (X, order, first)."""
     C = net.capacity
     last = net.layout.shape[0] - 1
     cost = output_error(net.E, net.Z, net.A, net.Y, net.SW, C * net.layout[last, OUT_UNIT],
                         rows, net.layout[last, N_OUT], net.act[last], net.loss, scale,
                         weighted)
-    backward_layers(net, rows, training)
+    backward_layers(net, X, order, first, rows, training)
     # l2_penalty takes the whole Net: a call passes it by value (~130 words), so it is
     # made only for a penalty
     if net.l2 != 0.0:
@@ -174,10 +196,11 @@ def backward(net, rows, scale, training, weighted):
 
 
 @inlined
-def backward_layers(net, rows, training):
+def backward_layers(net, X, order, first, rows, training):
     """From E_L (in net.E) down to the input, layer by layer (kernels/layers.py):
     dW_l = A_{l-1}^T @ E_l (+ l2 W_l), db_l = sum_rows E_l,
-    E_{l-1} = (E_l @ W_l^T) * mask_{l-1} * f'_{l-1}(Z_{l-1})."""
+    E_{l-1} = (E_l @ W_l^T) * mask_{l-1} * f'_{l-1}(Z_{l-1}); the input (A_{-1})
+    reached through (X, order, first) (kernels/inputs.py)."""
     C = net.capacity
     for l in range(net.layout.shape[0] - 1, -1, -1):
         n_in = net.layout[l, N_IN]
@@ -185,9 +208,12 @@ def backward_layers(net, rows, training):
         z_start = C * net.layout[l, OUT_UNIT]
         a_start = C * net.layout[l, IN_UNIT]
         w_off = net.layout[l, W_OFF]
-        weight_gradient(net.grads, net.E, net.A, z_start, a_start, w_off,
-                        net.layout[l, B_OFF], rows, n_in, n_out, np.int64(0), n_in,
-                        net.blas_min)
+        if l == 0:
+            input_weight_gradient(net, X, order, first, rows, np.int64(0), n_in)
+        else:
+            weight_gradient(net.grads, net.E, net.A, z_start, a_start, w_off,
+                            net.layout[l, B_OFF], rows, n_in, n_out, np.int64(0), n_in,
+                            net.blas_min)
         if net.l2 != 0.0:
             l2_gradient(net.grads, net.params, w_off, w_off + n_in * n_out, net.l2)
         if l > 0:
@@ -220,24 +246,19 @@ def load_weights(net, w, order, first, rows):
 
 @inlined
 def load_rows(net, X, Y, order, first, r0, r1):
-    """Copy rows order[first + r0:first + r1] of X (n, n_in; a 2-D array or
-    SparseRows) and Y (n, n_out) into the batch's rows r0..r1-1 of the input region
-    and the target buffer (kernels/tiled.py: a task each)."""
-    n_in = X.shape[1]
+    """Rows order[first + r0:first + r1] of Y (n, n_out) into the batch's rows
+    r0..r1-1 of the target buffer, and of X (n, n_in) into the input region where it
+    is dense (kernels/inputs.py) (kernels/tiled.py: a task each)."""
+    load_input(net, X, order, first, r0, r1)
     n_out = Y.shape[1]
     for r in range(r0, r1):
-        src = order[first + r]
-        copy_row(net.A, r * n_in, X, src)
-        t = net.Y[r * n_out:(r + 1) * n_out]
-        for j in range(n_out):
-            t[j] = Y[src, j]
+        copy_row(net.Y, r * n_out, Y, order[first + r])
 
 
 @kernel
 def copy_rows(dst, src, first, rows):
-    """dst[:rows * width] = rows first:first+rows of src (n, width; a 2-D array, or for
-    inputs SparseRows), row-major: the input region (dst = net.A) or the target buffer
-    (dst = net.Y)."""
+    """dst[:rows * width] = rows first:first+rows of the 2-D array src (n, width),
+    row-major: the input region (dst = net.A) or the target buffer (dst = net.Y)."""
     width = src.shape[1]
     for r in range(rows):
         copy_row(dst, r * width, src, first + r)
@@ -251,10 +272,12 @@ def predict_into(out, net, X, training):
     last = net.layout.shape[0] - 1
     n_out = net.layout[last, N_OUT]
     a_out = C * net.layout[last, OUT_UNIT]
+    _, in_order = in_region(net)     # rows first.. of X in order: an empty order
     for first in range(0, n, C):
         rows = n - first if n - first < C else C     # min() (see jit.py)
-        copy_rows(net.A, X, first, rows)
-        forward(net, rows, training)
+        load_input(net, X, in_order, first, np.int64(0), rows)
+        batch = next_batch(net) if training else np.uint64(0)
+        forward_rows(net, X, in_order, first, rows, training, batch, last + 1)
         for r in range(rows):
             for j in range(n_out):
                 out[first + r, j] = net.A[a_out + r * n_out + j]
@@ -273,16 +296,12 @@ def predict_rows(out, X, params, layout, act, Z, A, C, blas_min):
     n_layers = layout.shape[0]
     n_out = layout[n_layers - 1, N_OUT]
     a_out = C * layout[n_layers - 1, OUT_UNIT]
-    width = X.shape[1]
     non_finite = 0
     bad_out = 0
     for first in range(0, n, C):
         rows = n - first if n - first < C else C     # min() (see jit.py)
-        copy_rows(A, X, first, rows)
-        for i in range(rows * width):
-            if not math.isfinite(A[i]):
-                non_finite += 1
-        for l in range(n_layers):
+        non_finite += input_predict(Z, A, params, layout, act, C, blas_min, X, first, rows)
+        for l in range(1, n_layers):
             predict_layer(Z, A, params, layout, act, C, blas_min, l, rows)
         for r in range(rows):
             for j in range(n_out):
@@ -291,6 +310,25 @@ def predict_rows(out, X, params, layout, act, Z, A, C, blas_min):
                 if not math.isfinite(value):
                     bad_out += 1
     return non_finite if non_finite else -bad_out
+
+
+@kernel
+def backward_rows(net, X, Y, w, training, scale):
+    """One forward and backward pass over all n rows of X (n, n_in; dense or sparse)
+    and Y (n, n_out) in a workspace of at least n rows, errors scaled by `scale`
+    (1 / the rows' mass for the gradient of the mean cost), weighted where w (n,) is
+    not empty: fills Z, A, E and grads; returns the summed cost (backward's)."""
+    n = X.shape[0]
+    _, in_order = in_region(net)
+    load_input(net, X, in_order, np.int64(0), np.int64(0), n)
+    copy_rows(net.Y, Y, np.int64(0), n)
+    weighted = w.size > 0
+    if weighted:
+        for r in range(n):
+            net.SW[r] = w[r]
+    batch = next_batch(net) if training else np.uint64(0)
+    forward_rows(net, X, in_order, np.int64(0), n, training, batch, net.layout.shape[0])
+    return backward_input(net, X, in_order, np.int64(0), n, scale, training, weighted)
 
 
 @kernel
@@ -305,17 +343,19 @@ def evaluate_rows(net, X, Y, w, training):
     start = C * net.layout[last, OUT_UNIT]
     n_out = net.layout[last, N_OUT]
     weighted = w.size > 0
+    _, in_order = in_region(net)     # rows first.. of X in order: an empty order
     cost = 0.0
     correct = 0.0
     mass = 0.0
     for first in range(0, n, C):
         rows = n - first if n - first < C else C     # min() (see jit.py)
-        copy_rows(net.A, X, first, rows)
+        load_input(net, X, in_order, first, np.int64(0), rows)
         copy_rows(net.Y, Y, first, rows)
         if weighted:
             for r in range(rows):
                 net.SW[r] = w[first + r]
-        forward(net, rows, training)
+        batch = next_batch(net) if training else np.uint64(0)
+        forward_rows(net, X, in_order, first, rows, training, batch, last + 1)
         cost += batch_cost(net.Z, net.A, net.Y, net.SW, start, rows, n_out, net.loss,
                            weighted)
         correct += output_correct(net, rows, weighted)

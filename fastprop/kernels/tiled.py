@@ -37,6 +37,7 @@ from .layers import forward, hidden_error, l2_gradient, output_error, weight_gra
 from .losses import batch_correct
 from .network import (backward_layers, batch_mass, draw_dropout, forward_rows, l2_penalty,
                       load_rows, load_weights, mean_scale, next_batch)
+from .inputs import input_forward, input_weight_gradient
 from .optimizers import optimizer_update_range
 from .random import splitmix64, stream_base
 
@@ -63,10 +64,11 @@ def _tile_block(t, rows, row_block, width, col_block):
 
 
 @inlined
-def output_tile(net, tiles, i, rows, batch, scale, weighted):
-    """Row tile i of the output layer (whole rows, tiles.plan's ROWS a tile): forward,
-    E_L (scale: 1 / the batch's mass, network.mean_scale), and the tile's cost and
-    correct count into tiles.cost/correct."""
+def output_tile(net, X, order, first, tiles, i, rows, batch, scale, weighted):
+    """Row tile i of the output layer (whole rows, tiles.plan's ROWS a tile): forward
+    (from the input (X, order, first) in a one-layer net), E_L (scale: 1 / the batch's
+    mass, network.mean_scale), and the tile's cost and correct count into
+    tiles.cost/correct."""
     layout = net.layout
     C = net.capacity
     l = layout.shape[0] - 1
@@ -77,9 +79,12 @@ def output_tile(net, tiles, i, rows, batch, scale, weighted):
     r1 = rows if rows < r0 + size else r0 + size      # min() (see jit.py)
     m = r1 - r0
     z_start = C * layout[l, OUT_UNIT] + r0 * n_out
-    forward(net.Z, net.A, net.A, net.params, z_start, C * layout[l, IN_UNIT] + r0 * n_in,
-            layout[l, W_OFF], layout[l, B_OFF], m, n_in, n_out, np.int64(0), n_out,
-            net.act[l], net.blas_min)
+    if l == 0:
+        input_forward(net, X, order, first, r0, r1, np.int64(0), n_out)
+    else:
+        forward(net.Z, net.A, net.A, net.params, z_start,
+                C * layout[l, IN_UNIT] + r0 * n_in, layout[l, W_OFF], layout[l, B_OFF], m,
+                n_in, n_out, np.int64(0), n_out, net.act[l], net.blas_min)
     Y = net.Y[r0 * n_out:r1 * n_out]
     SW = net.SW[r0:r1]
     tiles.cost[i] = output_error(net.E, net.Z, net.A, Y, SW, z_start, m, n_out, net.act[l],
@@ -91,12 +96,13 @@ def output_tile(net, tiles, i, rows, batch, scale, weighted):
 
 
 @kernel
-def forward_tile(net, tiles, l, t, rows, batch, scale, weighted):
-    """Tile t of layer l's forward: layers.forward and dropout on a block of rows and
-    columns; the output layer's tiles (whole rows, no dropout) are output_tile's."""
+def forward_tile(net, X, order, first, tiles, l, t, rows, batch, scale, weighted):
+    """Tile t of layer l's forward: layers.forward (the first layer's through
+    inputs.input_forward) and dropout on a block of rows and columns; the output
+    layer's tiles (whole rows, no dropout) are output_tile's."""
     layout = net.layout
     if l == layout.shape[0] - 1:
-        output_tile(net, tiles, t, rows, batch, scale, weighted)
+        output_tile(net, X, order, first, tiles, t, rows, batch, scale, weighted)
         return
     plan = tiles.plan
     C = net.capacity
@@ -105,9 +111,12 @@ def forward_tile(net, tiles, l, t, rows, batch, scale, weighted):
     _, r0, r1, c0, c1 = _tile_block(t, rows, plan[l, ROWS], n_out, plan[l, FWD_COLS])
     m = r1 - r0
     z_start = C * layout[l, OUT_UNIT] + r0 * n_out
-    forward(net.Z, net.A, net.A, net.params, z_start, C * layout[l, IN_UNIT] + r0 * n_in,
-            layout[l, W_OFF], layout[l, B_OFF], m, n_in, n_out, c0, c1, net.act[l],
-            net.blas_min)
+    if l == 0:
+        input_forward(net, X, order, first, r0, r1, c0, c1)
+    else:
+        forward(net.Z, net.A, net.A, net.params, z_start,
+                C * layout[l, IN_UNIT] + r0 * n_in, layout[l, W_OFF], layout[l, B_OFF], m,
+                n_in, n_out, c0, c1, net.act[l], net.blas_min)
     rate = net.dropout[l]
     if rate > 0.0:    # the stream of network.forward_rows: the same mask uncut
         key = splitmix64(stream_base(net.rng[0], batch) + np.uint64(l))
@@ -133,7 +142,7 @@ def hidden_error_tile(net, tiles, l, t, rows):
 
 
 @kernel
-def gradient_update_tile(net, tiles, l, t, rows, step):
+def gradient_update_tile(net, X, order, first, tiles, l, t, rows, step):
     """Tile t of layer l's gradient (layers.weight_gradient: whole rows k0..k1 of dW_l;
     the first tile also db_l), plus the L2 term, then the optimizer's update of that
     block of parameters (update number `step`). Every E has been computed: W_l is no
@@ -147,9 +156,12 @@ def gradient_update_tile(net, tiles, l, t, rows, step):
     size = tiles.plan[l, DW_ROWS]
     k0 = t * size
     k1 = n_in if n_in < k0 + size else k0 + size      # min() (see jit.py)
-    weight_gradient(net.grads, net.E, net.A, C * layout[l, OUT_UNIT],
-                    C * layout[l, IN_UNIT], w_off, b_off, rows, n_in, n_out, k0, k1,
-                    net.blas_min)
+    if l == 0:
+        input_weight_gradient(net, X, order, first, rows, k0, k1)
+    else:
+        weight_gradient(net.grads, net.E, net.A, C * layout[l, OUT_UNIT],
+                        C * layout[l, IN_UNIT], w_off, b_off, rows, n_in, n_out, k0, k1,
+                        net.blas_min)
     # whole rows of W: one range for the L2 term and the optimizer (its per-call set-up,
     # Adam's bias corrections, once per tile)
     lo = w_off + k0 * n_out
@@ -217,14 +229,15 @@ def train_batches(net, tiles, X, Y, w, order, batch_size, first_batch, stop_batc
         load_weights(net, w, order, first, rows)
         mass = batch_mass(net, rows, weighted)
         batch = next_batch(net)
-        forward_rows(net, rows, bool(True), batch, last)          # bool(): see jit.py
+        forward_rows(net, X, order, first, rows, bool(True), batch, last)  # bool(): jit.py
         for i in range(_blocks(rows, tiles.plan[last, ROWS])):
-            output_tile(net, tiles, i, rows, batch, mean_scale(mass), weighted)
+            output_tile(net, X, order, first, tiles, i, rows, batch, mean_scale(mass),
+                        weighted)
         cost, step_correct = step_cost(net, tiles, rows, mass)
         correct += step_correct
         if not math.isfinite(cost):
             return total, correct, b
-        backward_layers(net, rows, bool(True))
+        backward_layers(net, X, order, first, rows, bool(True))
         net.opt_step[0] += 1
         optimizer_update_range(net.params, net.grads, net.opt_state, net.opt_hyper,
                                net.opt_step[0], net.opt_code, np.int64(0), net.params.size)
@@ -256,7 +269,8 @@ def train_batches_parallel(net, tiles, X, Y, w, order, batch_size, first_batch,
             for t in prange(forward_tiles(plan, layout, l, rows)):
                 # np.int64(t): Numba types a prange body's index as uint64; cast, each
                 # tile kernel compiles once instead of twice
-                forward_tile(net, tiles, l, np.int64(t), rows, batch, scale, weighted)
+                forward_tile(net, X, order, first, tiles, l, np.int64(t), rows, batch,
+                             scale, weighted)
         cost, step_correct = step_cost(net, tiles, rows, mass)
         correct += step_correct
         if not math.isfinite(cost):
@@ -274,8 +288,8 @@ def train_batches_parallel(net, tiles, X, Y, w, order, batch_size, first_batch,
                 while task >= tiles.dw_first[l + 1]:
                     l += 1
                 if tiles.owner[task] == worker:
-                    gradient_update_tile(net, tiles, l, task - tiles.dw_first[l], rows,
-                                         step)
+                    gradient_update_tile(net, X, order, first, tiles, l,
+                                         task - tiles.dw_first[l], rows, step)
         total += cost
     return total, correct, -1
 
