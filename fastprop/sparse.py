@@ -9,6 +9,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .validation import check_feature_shape
+
 
 class SparseRows(NamedTuple):
     """A CSR matrix as the kernels take it: row i's entries are
@@ -31,14 +33,7 @@ def is_sparse(X):
 def as_sparse_rows(X, n_features, dtype, name="X"):
     """The scipy.sparse matrix X as SparseRows in `dtype`, checked: 2-D, at least one
     row, n_features columns, finite entries, a consistent structure."""
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, {n_features}); got shape "
-                         f"{X.shape}")
-    if X.shape[0] == 0:
-        raise ValueError(f"{name} is empty: shape {X.shape}; need at least one sample")
-    if X.shape[1] != n_features:
-        raise ValueError(f"{name} has {X.shape[1]} features per sample but the model's "
-                         f"input layer takes {n_features}; got shape {X.shape}")
+    check_feature_shape(name, tuple(X.shape), n_features)
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers (float, int or bool); got dtype "
                         f"{X.dtype}")

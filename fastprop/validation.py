@@ -84,22 +84,28 @@ def _check_finite(name, arr):
                          f"{tuple(int(i) for i in bad)}")
 
 
+def check_feature_shape(name, shape, n_features):
+    """ValueError unless `shape` is (n_samples >= 1, n_features): the inputs' shape
+    (of an array or a sparse matrix)."""
+    if len(shape) != 2:
+        hint = ""
+        if len(shape) == 1:
+            hint = (" (use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one "
+                    "sample)")
+        raise ValueError(f"{name} must be 2-D (n_samples, {n_features}); got shape "
+                         f"{shape}{hint}")
+    if shape[0] == 0:
+        raise ValueError(f"{name} is empty: shape {shape}; need at least one sample")
+    if shape[1] != n_features:
+        raise ValueError(f"{name} has {shape[1]} features per sample but the model's "
+                         f"input layer takes {n_features}; got shape {shape}")
+
+
 def as_features(X, n_features, dtype, name="X", check_finite=True):
     """X as a C-contiguous (n_samples, n_features) array of `dtype`; check_finite=False
     leaves the finiteness check to the caller (check_finite below names the culprit)."""
     arr = _numeric_array(name, X)
-    if arr.ndim != 2:
-        hint = ""
-        if arr.ndim == 1:
-            hint = (" (use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one "
-                    "sample)")
-        raise ValueError(f"{name} must be 2-D (n_samples, {n_features}); got shape "
-                         f"{arr.shape}{hint}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty: shape {arr.shape}; need at least one sample")
-    if arr.shape[1] != n_features:
-        raise ValueError(f"{name} has {arr.shape[1]} features per sample but the model's "
-                         f"input layer takes {n_features}; got shape {arr.shape}")
+    check_feature_shape(name, arr.shape, n_features)
     if not check_finite:
         return np.ascontiguousarray(arr, dtype=dtype)
     _check_finite(name, arr)
