@@ -397,22 +397,24 @@ def save(model: Model, path: str | os.PathLike[str], include_optimizer: bool = T
 
 def load(path: str | os.PathLike[str],
          return_extra: bool = False) -> Model | tuple[Model, dict[str, np.ndarray]]:
-    """Read a model written by `save` (or `Model.save`).
+    """Read a model written by `save` (or `Model.save`), or an ensemble's folder
+    written by `Ensemble.save`.
 
     Never unpickles anything: nothing in the file can run code.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The ``.npz`` file.
+        The ``.npz`` file, or the folder of an Ensemble (which is then returned).
     return_extra : bool, default False
         Also return the dict of extra arrays saved beside the model.
 
     Returns
     -------
-    Model or tuple of (Model, dict)
+    Model or Ensemble or tuple of (Model, dict)
         The model, with its optimizer, moments, shuffling and dropout state where
-        they were saved; with return_extra=True, (model, extra).
+        they were saved; with return_extra=True, (model, extra); for a folder, the
+        Ensemble.
 
     Raises
     ------
@@ -435,6 +437,11 @@ def load(path: str | os.PathLike[str],
     >>> model, extra = fp.load("model.npz", return_extra=True)  # doctest: +SKIP
     """
     path = os.fspath(path)
+    if os.path.isdir(path):         # an Ensemble's folder (Ensemble.save)
+        if return_extra:
+            raise ValueError(f"{path!r} holds an ensemble, which stores no extra arrays")
+        from .io_ensemble import load_ensemble
+        return load_ensemble(path)
     arrays = _read_npz(path)
     model, extra = from_arrays(arrays, source=repr(path))
     return (model, extra) if return_extra else model

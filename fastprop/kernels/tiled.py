@@ -211,7 +211,9 @@ def train_batches(net, tiles, X, Y, w, order, batch_size, first_batch, stop_batc
     tiles, so that the step's cost is summed as the parallel trainer sums it.
 
     Batch b holds rows order[b*batch_size : (b+1)*batch_size] of X (n, n_in) and
-    Y (n, n_out); the last one may be partial. Where the sample weights w (n,) are not
+    Y (n, n_out); the last one may be partial. The epoch is `order`: its size is the
+    epoch's number of rows, any of X's (a subset: an ensemble member's bootstrap
+    sample or training folds, fastprop/ensemble.py). Where the sample weights w (n,) are not
     empty, each step follows the gradient of its rows' weighted mean cost, and the
     costs and counts returned are weighted. Returns (total + the summed cost of the
     rows trained, correct + their correct predictions, index of the first batch whose
@@ -219,7 +221,7 @@ def train_batches(net, tiles, X, Y, w, order, batch_size, first_batch, stop_batc
     (The epoch's sums come in and go on, one step at a time: the epoch's cost is then
     the same float64 sum however fit splits the epoch into calls.)
     """
-    n = X.shape[0]
+    n = order.size      # the epoch's rows
     weighted = w.size > 0
     last = net.layout.shape[0] - 1
     for b in range(first_batch, stop_batch):
@@ -250,7 +252,7 @@ def train_batches_parallel(net, tiles, X, Y, w, order, batch_size, first_batch,
                            stop_batch, total, correct):
     """train_batches with each stage's tiles shared among threads: same arguments, same
     results, bit for bit."""
-    n = X.shape[0]
+    n = order.size      # the epoch's rows
     weighted = w.size > 0
     plan = tiles.plan
     layout = net.layout
