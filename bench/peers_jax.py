@@ -87,25 +87,32 @@ def _make_loss(loss):
     return fn
 
 
+def make_epoch(wl):
+    """(epoch(params, state, Xb, Tb) -> (params, state, summed loss), opt_init, name):
+    the workload's training epoch, a lax.scan of its steps over the batches."""
+    opt_init, opt_update, opt_name = _make_optimizer(wl.optimizer, wl.lr)
+    grad_fn = jax.value_and_grad(_make_loss(wl.loss))
+
+    def step(carry, batch):
+        params, state = carry
+        loss, grads = grad_fn(params, *batch)
+        params, state = opt_update(grads, state, params)
+        return (params, state), loss
+
+    def epoch(params, state, Xb, Tb):
+        (params, state), losses = lax.scan(step, (params, state), (Xb, Tb))
+        return params, state, jnp.sum(losses)
+
+    return epoch, opt_init, opt_name
+
+
 class Trainer:
     name = "jax"
 
     def __init__(self, wl, n_threads):
         self.wl = wl
         self.device = jax.devices("cpu")[0]
-        self._opt_init, opt_update, self.opt_name = _make_optimizer(wl.optimizer, wl.lr)
-        loss_fn = _make_loss(wl.loss)
-        grad_fn = jax.value_and_grad(loss_fn)
-
-        def step(carry, batch):
-            params, state = carry
-            loss, grads = grad_fn(params, *batch)
-            params, state = opt_update(grads, state, params)
-            return (params, state), loss
-
-        def epoch(params, state, Xb, Tb):
-            (params, state), losses = lax.scan(step, (params, state), (Xb, Tb))
-            return params, state, jnp.sum(losses)
+        epoch, self._opt_init, self.opt_name = make_epoch(wl)
 
         def predict(params, x):
             z = _logits(params, x)

@@ -36,6 +36,7 @@ from .layout import layer_views
 from .model import Model, _State
 from .optimizers import Optimizer, resolve_optimizer
 from .schedules import Schedule
+from .sparse import take_rows
 from .threads import parallel_section, training_threads
 from .training import FitOptions, Snapshot, choose_walk
 from .validation import all_finite, as_sample_weight, check_int
@@ -344,7 +345,7 @@ class Ensemble:
         val = [None] * K
         for k in range(K):
             if val_rows[k] is not None:
-                val[k] = (X[val_rows[k]], Y[val_rows[k]],
+                val[k] = (take_rows(X, val_rows[k]), Y[val_rows[k]],
                           w[val_rows[k]] if w is not None else None)
             elif validation_data is not None:
                 val[k] = (opts.X_val, opts.Y_val, opts.w_val)

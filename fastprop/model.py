@@ -22,7 +22,7 @@ from .history import History
 from .net import Net, make_net, with_workspace
 from .optimizers import SGD, Optimizer, _check_number, resolve_optimizer
 from .schedules import Schedule
-from .sparse import as_sparse_rows, dense_rows, is_sparse
+from .sparse import SparseRows, as_sparse_rows, dense_rows, is_sparse
 from .trace import Trace
 from .training import FitOptions, FitState, Snapshot, run_fit
 from .validation import (all_finite, as_features, as_sample_weight, as_targets, check_choice,
@@ -232,6 +232,10 @@ class Model:
         for a scipy.sparse matrix SparseRows (always checked for finiteness)."""
         if is_sparse(X):
             return as_sparse_rows(X, self.sizes[0], self.dtype, name)
+        if isinstance(X, SparseRows) and X.data.dtype == self.dtype \
+                and int(X.shape[1]) == self.sizes[0]:
+            return X        # made (and checked) by as_sparse_rows for a model like this
+
         return as_features(X, self.sizes[0], self.dtype, name, check_finite)
 
     def _data(self, X, y, name=None):

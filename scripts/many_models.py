@@ -76,23 +76,10 @@ def _jax_epochs(wl, inits):
     import jax
     import jax.numpy as jnp
     import numpy as np
-    from jax import lax
 
-    from bench.peers_jax import _make_loss, _make_optimizer
+    from bench.peers_jax import make_epoch
 
-    opt_init, opt_update, _ = _make_optimizer("adam", wl.lr)
-    grad_fn = jax.value_and_grad(_make_loss("cross_entropy"))
-
-    def step(carry, batch):
-        params, state = carry
-        loss, grads = grad_fn(params, *batch)
-        params, state = opt_update(grads, state, params)
-        return (params, state), loss
-
-    def epoch(params, state, Xb, Tb):
-        (params, state), losses = lax.scan(step, (params, state), (Xb, Tb))
-        return params, state, jnp.sum(losses)
-
+    epoch, opt_init, _ = make_epoch(wl)
     many = jax.jit(jax.vmap(epoch, in_axes=(0, 0, None, None)), donate_argnums=(0, 1))
     n, B = wl.n_samples, wl.batch_size
     Xb = jnp.asarray(wl.X.reshape(n // B, B, -1))

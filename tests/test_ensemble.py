@@ -147,3 +147,21 @@ def test_save_and_load_continue_every_member_exactly(tmp_path):
     other = fp.Model([6, 9, 3], loss="cross_entropy")
     with pytest.raises(ValueError, match="one architecture"):
         fp.Ensemble.from_members([ens.members[0], other])
+
+
+def test_sparse_inputs_train_members_as_solo_fits():
+    import scipy.sparse as sp
+
+    X, y = data()
+    X[np.abs(X) < 0.8] = 0.0
+    ens = fp.Ensemble([6, 8, 3], n_members=2, seed=9, loss="cross_entropy",
+                      dtype=np.float64)
+    histories = ens.fit(sp.csr_matrix(X), y, epochs=2, batch_size=16, optimizer="adam",
+                        validation_split=0.2)
+    for k in range(2):
+        model = solo(ens, k, loss="cross_entropy", dtype=np.float64)
+        h = model.fit(sp.csr_matrix(X), y, epochs=2, batch_size=16, optimizer="adam",
+                      validation_split=0.2)
+        assert np.array_equal(model.params, ens.members[k].params)
+        assert h.val_loss == histories[k].val_loss
+    np.testing.assert_allclose(ens.predict(sp.csr_matrix(X)), ens.predict(X), rtol=1e-12)
