@@ -17,6 +17,7 @@ work, each member's steps on one thread, through the one-thread walk `Model.fit`
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import numbers
 import os
@@ -38,8 +39,8 @@ from .optimizers import Optimizer, resolve_optimizer
 from .schedules import Schedule
 from .sparse import take_rows
 from .threads import parallel_section, training_threads
-from .training import FitOptions, Snapshot, choose_walk
-from .validation import all_finite, as_sample_weight, check_int
+from .training import MONITORS, FitOptions, Snapshot, choose_walk
+from .validation import all_finite, as_sample_weight, check_choice, check_int
 
 PER_MEMBER = ("l2", "dropout")     # Model arguments that may take one value per member
 
@@ -260,15 +261,24 @@ class Ensemble:
                           validation_split, early_stopping, patience, min_delta,
                           restore_best, monitor if folds is None else "loss", schedule,
                           None, n_threads, sample_weight)
-        if folds is not None and monitor is None:
-            opts.monitor = "val_loss"
-        elif folds is not None:
-            opts.monitor = monitor
+        if folds is not None:      # validation rows to come: what Model.fit would check
+            opts.monitor = "val_loss" if monitor is None else \
+                check_choice("monitor", monitor, MONITORS)
+            if opts.monitor.endswith("accuracy") and not opts.classifier:
+                raise ValueError(f"monitor={monitor!r} needs a classification loss")
         w = None if sample_weight is None else as_sample_weight(sample_weight, n, self.dtype)
         rows, val_rows = self._rows(n, bootstrap, folds, validation_split,
                                     validation_data is not None)
         optimizers = self._optimizers(optimizer)
         l2s = self._per_member("l2", l2)
+        with contextlib.ExitStack() as held:
+            for member in self.members:     # each member's calls take turns, as a Model's
+                held.enter_context(member._lock)
+            return self._fit_held(opts, X, Y, w, rows, val_rows, validation_data,
+                                  optimizers, l2s)
+
+    def _fit_held(self, opts, X, Y, w, rows, val_rows, validation_data, optimizers, l2s):
+        """fit, every member's lock held: bind, train, or put every member back."""
         before = [_State(m) for m in self.members]
         old_l2 = [m._net.l2 for m in self.members]
         try:
