@@ -391,18 +391,15 @@ class Ensemble:
                     orders[k, :r.size] = (r[members[k]._shuffle_rng.permutation(r.size)]
                                           if opts.shuffle else r)
                 start = time.perf_counter()
-                if not same:      # walks differ (cut plans): each member by its own
-                    self._solo_epochs(S, walks, X, Y, w_arr, orders, counts, active,
-                                      batch_size, totals, corrects, bad)
-                elif trainer is train_online_sgd_narrow:
+                if same and trainer is train_online_sgd_narrow:
                     train_members_narrow(S, X, Y, orders, counts, active, totals, corrects,
                                          bad)
-                elif trainer is train_batches:
+                elif same and trainer is train_batches:
                     tiles = walks[0][1]
                     train_members(S, tiles.plan, tiles.dw_first, tiles.owner, tiles.workers,
                                   X, Y, w_arr, orders, counts, active, batch_size, totals,
                                   corrects, bad)
-                else:
+                else:   # walks that differ (cut plans), or one the member loop lacks
                     self._solo_epochs(S, walks, X, Y, w_arr, orders, counts, active,
                                       batch_size, totals, corrects, bad)
                 seconds = time.perf_counter() - start

@@ -12,9 +12,8 @@ import math
 
 import numpy as np
 
-from ..codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY
 from ..layout import B_OFF, IN_UNIT, N_IN, N_OUT, OUT_UNIT, W_OFF
-from .activations import activate, mul_activation_grad
+from .activations import activate
 from .blas import row_times_matrix
 from . import layers
 from .layers import hidden_error, l2_gradient, output_error, weight_gradient
