@@ -22,7 +22,8 @@ import copy
 import numbers
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -36,7 +37,7 @@ from .kernels.tiled import train_batches
 from .layout import layer_views
 from .model import Model, _State
 from .optimizers import Optimizer, resolve_optimizer
-from .schedules import Schedule
+from .schedules import Constant, Schedule
 from .sparse import take_rows
 from .threads import parallel_section, training_threads
 from .training import MONITORS, FitOptions, Snapshot, choose_walk
@@ -183,7 +184,10 @@ class Ensemble:
             schedule: Schedule | None = None, l2: float | Sequence[float] | None = None,
             n_threads: int | None = None,
             sample_weight: ArrayLike | None = None, bootstrap: bool = False,
-            folds: int | None = None) -> list[History]:
+            folds: int | None = None, rows: Sequence[ArrayLike] | None = None,
+            validation_rows: Sequence[ArrayLike | None] | None = None,
+            callbacks: Callable[[int, dict], Any] | Iterable[Callable[[int, dict], Any]]
+            | None = None, client: Any = None) -> list[History]:
         """Train every member, as `Model.fit` trains one, all in one pass per epoch.
 
         Parameters
@@ -208,8 +212,9 @@ class Ensemble:
             As `Model.fit` takes it.
         monitor : str or None
             As `Model.fit` takes it (with `folds`, None means val_loss).
-        schedule : Schedule or None
-            As `Model.fit` takes it; each member follows a copy.
+        schedule : Schedule, sequence of K of them, or None
+            As `Model.fit` takes it: one, which each member follows a copy of, or one
+            per member, which member k follows itself.
         sample_weight : array_like or None
             As `Model.fit` takes it, one weight per row of X.
         optimizer : Optimizer, str, sequence of K of them, or None, default None
@@ -229,6 +234,21 @@ class Ensemble:
             folds (a permutation seeded by the first member's seed, then
             numpy.array_split), member k trains on all but fold k and validates on fold
             k (its history's val_loss, val_accuracy).
+        rows : sequence of K int arrays, or None, default None
+            Member k trains on the rows ``X[rows[k]]``, in that order (as
+            ``members[k].fit(X[rows[k]], y[rows[k]], ...)`` would): any split a caller
+            draws, such as a scikit-learn CV splitter's. Not with bootstrap or folds.
+        validation_rows : sequence of K (int array or None), or None, default None
+            Member k validates on ``X[validation_rows[k]]`` (None: no validation). Not
+            with validation_data, validation_split or folds.
+        callbacks : callable, iterable of callables, or None, default None
+            Called after each epoch of each member still training, as
+            ``cb(epoch, logs)`` with that member's `History.logs()` and its index as
+            ``logs["member"]``; a true return stops that member.
+        client : dask.distributed.Client or None, default None
+            Train the members on this Dask cluster's workers instead of here, with the
+            same bits (`fastprop.cluster.fit_on_cluster`; needs the ``distributed``
+            extra).
 
         Returns
         -------
@@ -242,6 +262,16 @@ class Ensemble:
         FloatingPointError
             If a member's cost becomes non-finite (every member is then as before).
         """
+        if client is not None:
+            from .cluster import fit_on_cluster
+            return fit_on_cluster(self, client, X, y, dict(
+                epochs=epochs, batch_size=batch_size, optimizer=optimizer, shuffle=shuffle,
+                validation_data=validation_data, validation_split=validation_split,
+                early_stopping=early_stopping, patience=patience, min_delta=min_delta,
+                restore_best=restore_best, monitor=monitor, schedule=schedule, l2=l2,
+                n_threads=n_threads, sample_weight=sample_weight, bootstrap=bootstrap,
+                folds=folds, rows=rows, validation_rows=validation_rows,
+                callbacks=callbacks))
         K = self.n_members
         lead = self.members[0]
         if folds is not None:
@@ -256,28 +286,47 @@ class Ensemble:
             raise TypeError(f"bootstrap must be True or False, got {bootstrap!r}")
         X, Y = lead._data(X, y)
         n = X.shape[0]
+        if rows is not None and (bootstrap or folds is not None):
+            raise ValueError("rows are the members' training rows: give no bootstrap or "
+                             "folds with rows")
+        if validation_rows is not None and (folds is not None or validation_split
+                                            or validation_data is not None):
+            raise ValueError("validation_rows are the members' validation rows: give no "
+                             "folds, validation_data or validation_split with them")
+        rows = _member_rows("rows", rows, K, n)
+        validation_rows = _member_rows("validation_rows", validation_rows, K, n,
+                                       optional=True)
         # the options as Model.fit checks them (member 0's split is only a check)
+        late_val = folds is not None or validation_rows is not None
         opts = FitOptions(lead, X, Y, epochs, batch_size, shuffle, 0, validation_data,
                           validation_split, early_stopping, patience, min_delta,
-                          restore_best, monitor if folds is None else "loss", schedule,
-                          None, n_threads, sample_weight)
-        if folds is not None:      # validation rows to come: what Model.fit would check
-            opts.monitor = "val_loss" if monitor is None else \
+                          restore_best, "loss" if late_val else monitor, None, callbacks,
+                          n_threads, sample_weight)
+        if late_val:      # validation rows to come: what Model.fit would check
+            every = validation_rows is None or all(r is not None for r in validation_rows)
+            opts.monitor = ("val_loss" if every else "loss") if monitor is None else \
                 check_choice("monitor", monitor, MONITORS)
             if opts.monitor.endswith("accuracy") and not opts.classifier:
                 raise ValueError(f"monitor={monitor!r} needs a classification loss")
+            if early_stopping and opts.monitor.startswith("val_") and not every:
+                raise ValueError(f"monitor={opts.monitor!r} needs validation rows for "
+                                 f"every member; validation_rows has None")
         w = None if sample_weight is None else as_sample_weight(sample_weight, n, self.dtype)
-        rows, val_rows = self._rows(n, bootstrap, folds, validation_split,
-                                    validation_data is not None)
+        schedules = self._schedules(schedule)
+        train_rows, val_rows = self._rows(n, bootstrap, folds, validation_split,
+                                          validation_data is not None, rows)
+        if validation_rows is not None:
+            val_rows = validation_rows
         optimizers = self._optimizers(optimizer)
         l2s = self._per_member("l2", l2)
         with contextlib.ExitStack() as held:
             for member in self.members:     # each member's calls take turns, as a Model's
                 held.enter_context(member._lock)
-            return self._fit_held(opts, X, Y, w, rows, val_rows, validation_data,
-                                  optimizers, l2s)
+            return self._fit_held(opts, X, Y, w, train_rows, val_rows, validation_data,
+                                  optimizers, l2s, schedules)
 
-    def _fit_held(self, opts, X, Y, w, rows, val_rows, validation_data, optimizers, l2s):
+    def _fit_held(self, opts, X, Y, w, rows, val_rows, validation_data, optimizers, l2s,
+                  schedules):
         """fit, every member's lock held: bind, train, or put every member back."""
         before = [_State(m) for m in self.members]
         old_l2 = [m._net.l2 for m in self.members]
@@ -287,7 +336,8 @@ class Ensemble:
                 member._ensure_capacity(min(opts.batch_size, len(rows[k])))
                 if l2s[k] is not None:
                     member._net = member._net._replace(l2=float(l2s[k]))
-            histories = self._run(opts, X, Y, w, rows, val_rows, validation_data)
+            histories = self._run(opts, X, Y, w, rows, val_rows, validation_data,
+                                  schedules)
         except BaseException:
             for member, state in zip(self.members, before):
                 state.restore(member)
@@ -297,12 +347,13 @@ class Ensemble:
                 member._net = member._net._replace(l2=l2_k)
         return histories
 
-    def _rows(self, n, bootstrap, folds, validation_split, has_val_data):
+    def _rows(self, n, bootstrap, folds, validation_split, has_val_data, rows=None):
         """(rows, val_rows): per member the indices of X it trains on (in the order
         Model.fit would see them) and those it validates on (None: the shared
-        validation_data, or none)."""
+        validation_data, or none). `rows`, where given, are the members' rows before
+        a validation split."""
         K = self.n_members
-        base = [np.arange(n, dtype=np.int64)] * K
+        base = [np.arange(n, dtype=np.int64)] * K if rows is None else rows
         if bootstrap:
             base = [np.random.default_rng((s, 4)).integers(0, n, n).astype(np.int64)
                     for s in self.seeds]
@@ -338,6 +389,23 @@ class Ensemble:
             return [m.optimizer for m in self.members]
         return [copy.deepcopy(one) for _ in range(K)]
 
+    def _schedules(self, schedule):
+        """One schedule per member: a sequence of K (each member its own), or copies
+        of one (Constant where None)."""
+        K = self.n_members
+        if isinstance(schedule, (list, tuple)):
+            if len(schedule) != K:
+                raise ValueError(f"schedule: one for all, or one per member ({K}); got "
+                                 f"{len(schedule)}")
+            chosen = list(schedule)
+        else:
+            chosen = [copy.deepcopy(Constant() if schedule is None else schedule)
+                      for _ in range(K)]
+        for k, s in enumerate(chosen):
+            if not isinstance(s, Schedule):
+                raise TypeError(f"schedule[{k}] must be a fastprop schedule, got {s!r}")
+        return chosen
+
     def _per_member(self, name, value):
         """K values of a fit argument: a sequence of K, or one for all."""
         K = self.n_members
@@ -348,7 +416,7 @@ class Ensemble:
             return list(value)
         return [value] * K
 
-    def _run(self, opts, X, Y, w, rows, val_rows, validation_data):
+    def _run(self, opts, X, Y, w, rows, val_rows, validation_data, schedules):
         K = self.n_members
         members = self.members
         batch_size = opts.batch_size
@@ -369,7 +437,6 @@ class Ensemble:
         mass = [float(w[r].sum(dtype=np.float64)) if w is not None else float(len(r))
                 for r in rows]
         states = [_EarlyStop(opts, m) for m in members]
-        schedules = [copy.deepcopy(opts.schedule) for _ in range(K)]
         base_lr = [float(m._net.opt_hyper[0]) for m in members]
         for s in schedules:
             s.reset()
@@ -424,7 +491,13 @@ class Ensemble:
                         h.val_loss.append(v_cost / v_mass)
                         if opts.classifier:
                             h.val_accuracy.append(v_correct / v_mass)
-                    if states[k].after_epoch(h, epoch, S, k):
+                    stop = states[k].after_epoch(h, epoch, S, k)
+                    if opts.callbacks:
+                        logs = dict(h.logs(), member=int(k))
+                        for cb in opts.callbacks:
+                            if cb(epoch, logs):
+                                stop = True
+                    if stop:
                         h.stopped_epoch = epoch
                         active[k] = False
                 if not active.any():
@@ -561,6 +634,32 @@ class _EarlyStop:
     def finish(self, history, S, k):
         if self.best is not None and history.best_epoch is not None:
             self.best.restore(member_net(S, k))
+
+
+def _member_rows(name, rows, K, n, optional=False):
+    """rows: None, or K int64 index arrays into n rows (None entries where optional)."""
+    if rows is None:
+        return None
+    rows = list(rows)
+    if len(rows) != K:
+        raise ValueError(f"{name} must hold one index array per member ({K}); got "
+                         f"{len(rows)}")
+    out = []
+    for k, r in enumerate(rows):
+        if r is None and optional:
+            out.append(None)
+            continue
+        r = np.asarray(r)
+        if r.ndim != 1 or not (r.size == 0 or np.issubdtype(r.dtype, np.integer)):
+            raise TypeError(f"{name}[{k}] must be a 1-D array of row indices, got "
+                            f"{r.dtype} of shape {r.shape}")
+        if r.size == 0 and not optional:
+            raise ValueError(f"{name}[{k}] is empty: a member needs rows to train on")
+        if r.size and (r.min() < 0 or r.max() >= n):
+            raise ValueError(f"{name}[{k}] holds indices outside [0, {n}): "
+                             f"{int(r.min())}..{int(r.max())}")
+        out.append(r.astype(np.int64) if r.size else None)
+    return out
 
 
 def _is_per_member(name, value, K):

@@ -104,6 +104,15 @@ def _model_input(X):
     return X.tocsr() if scipy.sparse.issparse(X) else X
 
 
+class _Plan:
+    """A stochastic fit prepared (`_BaseMLP._stochastic_plan`): model, rows (of X, or
+    None: all), targets, fit_kwargs (Model.fit's other arguments), rules (the
+    EpochRules callback), progress, schedule, l2, n_outputs."""
+
+    def __init__(self, **fields):
+        vars(self).update(fields)
+
+
 class _BaseMLP(BaseEstimator):
     """What the classifier and regressor share: the parameters, the solvers, the
     fitted attributes and pickling."""
@@ -183,10 +192,7 @@ class _BaseMLP(BaseEstimator):
             else None
         pending = []        # warnings, issued once the fit is committed
         try:
-            init, model = self._initial_network(X, data, first_pass, rs)
-            if first_pass:
-                fitted.update(n_iter_=0, t_=0, n_layers_=len(hidden_sizes(self)) + 2,
-                              out_activation_=data.out_activation)
+            init, model = self._begin(X, data, first_pass, rs, fitted)
             if self.solver == "lbfgs":
                 model = model or self._new_model(init, data, X, rs)
                 self._fit_lbfgs(model, X, data, sample_weight, fitted, pending)
@@ -203,6 +209,15 @@ class _BaseMLP(BaseEstimator):
         for message, category in pending:
             warnings.warn(message, category, stacklevel=3)
         return self
+
+    def _begin(self, X, data, first_pass, rs, fitted):
+        """(init, model) as _initial_network gives them; a first pass also records
+        the attributes every new fit starts from in `fitted`."""
+        init, model = self._initial_network(X, data, first_pass, rs)
+        if first_pass:
+            fitted.update(n_iter_=0, t_=0, n_layers_=len(hidden_sizes(self)) + 2,
+                          out_activation_=data.out_activation)
+        return init, model
 
     def _validate_X_y(self, X, y, reset):
         """validate_data(self, X, y, ...) that leaves self untouched. With reset=True
@@ -405,18 +420,38 @@ class _BaseMLP(BaseEstimator):
 
     def _fit_stochastic(self, model, init, X, data, sample_weight, incremental, first_pass,
                         rs, fitted, pending):
-        n = X.shape[0]
+        plan = self._stochastic_plan(model, init, X, data, sample_weight, incremental,
+                                     first_pass, rs)
+        X_train = X if plan.rows is None else X[plan.rows]
+        history = None
+        try:
+            history = plan.model.fit(_model_input(X_train), plan.targets, **plan.fit_kwargs)
+        except FloatingPointError as err:
+            if not self.early_stopping:
+                raise NonFiniteWeightsError(NON_FINITE) from err
+            # scikit-learn's validation score of a diverged network is NaN; Model.fit
+            # has put the model back, and the best weights are kept by the outcome
+        self._stochastic_outcome(plan, history, incremental, fitted, pending)
+
+    def _stochastic_plan(self, model, init, X, data, sample_weight, incremental, first_pass,
+                         rs, rows=None):
+        """What a stochastic fit trains: a `_Plan` holding the model, the rows of X it
+        trains on, the targets, Model.fit's arguments and the stopping rules. `rows`,
+        where given, are the rows of X this estimator's data stands for (an ensemble
+        member's bootstrap sample): data and sample_weight then hold those rows only,
+        and the plan's rows index X."""
+        n = X.shape[0] if rows is None else len(rows)
+        global_rows = (lambda r: r) if rows is None else (lambda r: rows[r])
         train = val = None
         if self.early_stopping:
             train, val = self._split(n, data, rs)
         continued = model is not None
         if not continued:
             model = self._new_model(init, data, X, rs)
-        X_train = X if train is None else X[train]
         T_train = data.targets if train is None else data.targets[train]
         w_train = (sample_weight if train is None or sample_weight is None
                    else sample_weight[train])
-        n_train = X_train.shape[0]
+        n_train = n if train is None else len(train)
         batch_size = self._batch_size(n_train)
         mean_weight = 1.0 if w_train is None else float(w_train.mean(dtype=np.float64))
         l2 = self.alpha / (batch_size * mean_weight) if mean_weight > 0 else 0.0
@@ -432,36 +467,38 @@ class _BaseMLP(BaseEstimator):
         score = None
         if self.early_stopping:
             w_val = None if sample_weight is None else sample_weight[val]
-            score = self._validation_score(model, _model_input(X[val]), data, val, w_val)
-        rules = EpochRules(progress, model.params, n_train, self.tol, self.n_iter_no_change,
+            score = self._validation_score(model, _model_input(X[global_rows(val)]), data,
+                                           val, w_val)
+        rules = EpochRules(progress, model, n_train, self.tol, self.n_iter_no_change,
                            score, schedule, base_lr, bool(self.verbose))
-        diverged = interrupted = False
-        try:
-            history = model.fit(_model_input(X_train), T_train,
-                                epochs=1 if incremental else self.max_iter,
-                                batch_size=batch_size, optimizer=optimizer,
-                                shuffle=bool(self.shuffle), verbose=0, callbacks=[rules],
-                                schedule=schedule, l2=l2, sample_weight=w_train)
-            interrupted = history.interrupted
-        except FloatingPointError as err:
-            if not self.early_stopping:
-                raise NonFiniteWeightsError(NON_FINITE) from err
-            # scikit-learn's validation score of a diverged network is NaN; Model.fit
-            # has put the model back, and the best weights are kept below
-            diverged = True
+        return _Plan(model=model, targets=T_train, rules=rules, progress=progress,
+                     schedule=schedule, l2=l2, n_outputs=data.n_outputs,
+                     rows=(rows if train is None else global_rows(train)),
+                     fit_kwargs=dict(epochs=1 if incremental else self.max_iter,
+                                     batch_size=batch_size, optimizer=optimizer,
+                                     shuffle=bool(self.shuffle), verbose=0,
+                                     callbacks=[rules], schedule=schedule, l2=l2,
+                                     sample_weight=w_train))
+
+    def _stochastic_outcome(self, plan, history, incremental, fitted, pending):
+        """The fitted attributes and warnings of a plan trained: `history` is
+        Model.fit's, or None where training diverged (with early stopping: the epoch
+        counts with a NaN score and the best weights are kept)."""
+        model, rules, progress = plan.model, plan.rules, plan.progress
+        if history is None:
             rules.score = lambda: math.nan
             rules.epoch_ends(math.nan)
         if self.early_stopping:
             np.copyto(model.params, progress._best_params)
-        model.l2 = l2            # the penalty model_.loss and evaluate then include
+        model.l2 = plan.l2          # the penalty model_.loss and evaluate then include
         fitted.update(vars(progress),
                       model_=model, coefs_=list(model.weights),
-                      intercepts_=list(model.biases), n_outputs_=data.n_outputs,
-                      _lr_factor=schedule.factor)
-        if interrupted:
+                      intercepts_=list(model.biases), n_outputs_=plan.n_outputs,
+                      _lr_factor=plan.schedule.factor)
+        if history is not None and history.interrupted:
             pending.append(("Training interrupted by user.", UserWarning))
         elif not incremental and not rules.stopped and \
-                (diverged or progress.n_iter_ == self.max_iter):
+                (history is None or progress.n_iter_ == self.max_iter):
             pending.append((f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                             f"reached and the optimization hasn't converged yet.",
                             ConvergenceWarning))
@@ -888,4 +925,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return out.ravel() if out.shape[1] == 1 else out
 
 
-__all__ = ["MLPClassifier", "MLPRegressor", "NonFiniteWeightsError"]
+# the ensembles build on the estimators above
+from .sklearn_ensemble import MLPEnsembleClassifier, MLPEnsembleRegressor  # noqa: E402
+
+__all__ = ["MLPClassifier", "MLPRegressor", "MLPEnsembleClassifier", "MLPEnsembleRegressor",
+           "NonFiniteWeightsError"]

@@ -116,9 +116,10 @@ class EpochRules:
     ----------
     progress : Progress
         The record to update (the caller's copy; the estimator commits it).
-    params : numpy.ndarray
-        The model's flat parameters, copied into progress._best_params where the
-        validation score improves.
+    model : fastprop.Model
+        The model trained: its flat parameters (as they are then: an ensemble
+        re-points them) are copied into progress._best_params where the validation
+        score improves.
     n_samples : int
         The training samples of an epoch (t_ grows by this).
     tol, n_iter_no_change : float
@@ -137,10 +138,10 @@ class EpochRules:
         Print scikit-learn's lines ("Iteration 3, loss = ...").
     """
 
-    def __init__(self, progress, params, n_samples, tol, n_iter_no_change, score,
+    def __init__(self, progress, model, n_samples, tol, n_iter_no_change, score,
                  schedule, base_lr, verbose):
         self.progress = progress
-        self.params = params
+        self.model = model
         self.n_samples = n_samples
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -199,7 +200,7 @@ class EpochRules:
                 p._no_improvement_count = 0
             if value > p.best_validation_score_:
                 p.best_validation_score_ = value
-                np.copyto(p._best_params, self.params)
+                np.copyto(p._best_params, self.model.params)
         else:
             last = p.loss_curve_[-1]
             if last > p.best_loss_ - self.tol:

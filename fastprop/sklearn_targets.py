@@ -42,6 +42,16 @@ class Targets:
         self.stratify = None
         vars(self).update(kwargs)
 
+    def take(self, rows):
+        """These targets of the rows `rows` only (a bootstrap sample's), with the same
+        encoding (classes, outputs) and no fitted attributes of their own."""
+        taken = Targets(**vars(self))
+        taken.fitted = {}
+        taken.y, taken.targets = self.y[rows], self.targets[rows]
+        if self.stratify is not None:
+            taken.stratify = self.stratify[rows]
+        return taken
+
 
 def decode_classes(out, classes, out_activation):
     """Labels from the network's outputs (scikit-learn's LabelBinarizer inverse): the

@@ -165,3 +165,57 @@ def test_sparse_inputs_train_members_as_solo_fits():
         assert np.array_equal(model.params, ens.members[k].params)
         assert h.val_loss == histories[k].val_loss
     np.testing.assert_allclose(ens.predict(sp.csr_matrix(X)), ens.predict(X), rtol=1e-12)
+
+
+def test_given_rows_schedules_and_callbacks_match_solo_fits():
+    """rows/validation_rows (a caller's split), one schedule per member and a callback
+    that stops member 1 early: each member is the solo fit on X[rows[k]] with
+    validation_data X[validation_rows[k]] and the same schedule and callback."""
+    X, y = data(n=90)
+    rng = np.random.default_rng(3)
+    rows = [rng.permutation(90)[:60], rng.integers(0, 90, 70)]
+    val = [np.arange(60, 90), np.arange(0, 20)]
+    kw = dict(loss="cross_entropy", dtype=np.float64)
+    ens = fp.Ensemble([6, 8, 3], n_members=2, seed=5, **kw)
+    schedules = [fp.schedules.StepDecay(step_size=2, gamma=0.5),
+                 fp.schedules.CosineAnnealing(T_max=4)]
+    seen = []
+
+    def stop_member_1(epoch, logs):
+        seen.append((logs["member"], epoch))
+        return logs["member"] == 1 and epoch == 1
+
+    histories = ens.fit(X, y, epochs=4, batch_size=16, optimizer="adam", rows=rows,
+                        validation_rows=val, schedule=schedules, callbacks=stop_member_1)
+    assert sorted(seen) == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1)]
+    for k in range(2):
+        model = solo(ens, k, **kw)
+        schedule = [fp.schedules.StepDecay(step_size=2, gamma=0.5),
+                    fp.schedules.CosineAnnealing(T_max=4)][k]
+        h = model.fit(X[rows[k]], y[rows[k]], epochs=4, batch_size=16, optimizer="adam",
+                      validation_data=(X[val[k]], y[val[k]]), schedule=schedule,
+                      callbacks=lambda e, logs: k == 1 and e == 1)
+        assert np.array_equal(model.params, ens.members[k].params)
+        assert h.loss == histories[k].loss and h.val_loss == histories[k].val_loss
+        assert h.lr == histories[k].lr
+    assert histories[1].stopped_epoch == 1 and histories[0].epochs == 4
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(rows=[np.arange(5)]), "one index array per member"),
+    (dict(rows=[np.arange(5), np.array([0, 200])]), r"outside \[0, 90\)"),
+    (dict(rows=[np.arange(5), np.array([0.5])]), "row indices"),
+    (dict(rows=[np.arange(5), np.arange(0)]), "empty"),
+    (dict(rows=[np.arange(5)] * 2, bootstrap=True), "no bootstrap or folds"),
+    (dict(validation_rows=[None, np.arange(3)], validation_split=0.1), "validation_rows"),
+    (dict(validation_rows=[None, np.arange(3)], early_stopping=True, monitor="val_loss"),
+     "every member"),
+    (dict(schedule=[fp.schedules.Constant()]), "one per member"),
+])
+def test_refused_rows_change_nothing(kwargs, match):
+    X, y = data(n=90)
+    ens = fp.Ensemble([6, 8, 3], n_members=2, seed=5, loss="cross_entropy")
+    before = ens.params.copy()
+    with pytest.raises((ValueError, TypeError), match=match):
+        ens.fit(X, y, epochs=1, **kwargs)
+    assert np.array_equal(ens.params, before)
