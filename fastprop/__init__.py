@@ -6,8 +6,9 @@ from .io import load
 from .model import Model
 from .net import Net
 from .optimizers import SGD, Adadelta, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from .sweep import SweepResult, sweep
 from .trace import Trace
 
 __version__ = "0.1.0"
-__all__ = ["Model", "Ensemble", "load", "History", "Trace", "Net", "kernels", "schedules", "Optimizer",
+__all__ = ["Model", "Ensemble", "sweep", "SweepResult", "load", "History", "Trace", "Net", "kernels", "schedules", "Optimizer",
            "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "__version__"]

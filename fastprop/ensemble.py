@@ -76,7 +76,7 @@ class Ensemble:
     >>> import fastprop as fp
     >>> ens = fp.Ensemble([3, 8, 2], n_members=4, loss="cross_entropy", seed=0)
     >>> ens.params.shape
-    (4, 58)
+    (4, 50)
     >>> bool(np.shares_memory(ens.members[1].params, ens.params))
     True
     """

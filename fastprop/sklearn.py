@@ -925,8 +925,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return out.ravel() if out.shape[1] == 1 else out
 
 
-# the ensembles build on the estimators above
-from .sklearn_ensemble import MLPEnsembleClassifier, MLPEnsembleRegressor  # noqa: E402
+def __getattr__(name):
+    """MLPEnsembleClassifier and MLPEnsembleRegressor, from fastprop.sklearn_ensemble
+    (which builds on the estimators above, so it is imported once they exist)."""
+    if name in ("MLPEnsembleClassifier", "MLPEnsembleRegressor"):
+        from . import sklearn_ensemble
+        return getattr(sklearn_ensemble, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["MLPClassifier", "MLPRegressor", "MLPEnsembleClassifier", "MLPEnsembleRegressor",
            "NonFiniteWeightsError"]

@@ -56,7 +56,7 @@ n_jobs : int or None, default None
 ENSEMBLE_ATTRIBUTES = """\
 estimators_ : list of MLP estimators
     The K fitted members (fastprop.sklearn.MLPClassifier or MLPRegressor), each with
-    its own random_state and fitted attributes (coefs_, loss_curve_, n_iter_, ...).
+    its own random_state and fitted attributes (``coefs_``, ``loss_curve_``, ...).
 n_iter_ : numpy.ndarray of int, shape (n_estimators,)
     Each member's epochs (or lbfgs iterations) in the last fit.
 estimators_samples_ : list of numpy.ndarray or None
@@ -265,7 +265,7 @@ class MLPEnsembleClassifier(ClassifierMixin, _BaseMLPEnsemble):
     >>> X = rng.normal(size=(80, 4))
     >>> y = np.where(X[:, 0] > 0, "yes", "no")
     >>> clf = MLPEnsembleClassifier(n_estimators=3, hidden_layer_sizes=(8,),
-    ...                             max_iter=20, random_state=0).fit(X, y)
+    ...                             solver="lbfgs", random_state=0).fit(X, y)
     >>> clf.predict_proba(X[:2]).shape
     (2, 2)
     >>> len(clf.estimators_)

@@ -23,8 +23,9 @@ SCHEDULES = [fastprop.schedules.Schedule, fastprop.schedules.Constant,
 CLASSES = ([getattr(fastprop, name) for name in fastprop.__all__
             if inspect.isclass(getattr(fastprop, name))]
            + SCHEDULES + [fastprop.sklearn.MLPClassifier, fastprop.sklearn.MLPRegressor,
-                          fastprop.debug.Walk])
-FUNCTIONS = ([fastprop.load]
+                          fastprop.sklearn.MLPEnsembleClassifier,
+                          fastprop.sklearn.MLPEnsembleRegressor, fastprop.debug.Walk])
+FUNCTIONS = ([fastprop.load, fastprop.sweep]
              + [getattr(fastprop.io, n) for n in ("save", "load", "to_arrays", "from_arrays")]
              + [getattr(fastprop.debug, n) for n in ("walk", "set_blas_min", "plans",
                                                      "set_chunk", "arrays")])
@@ -167,7 +168,8 @@ def test_py_typed_ships():
 
 
 @pytest.mark.parametrize("module", ["optimizers", "schedules", "history", "model", "io",
-                                    "sklearn", "kernels", "net", "trace"])
+                                    "sklearn", "sklearn_ensemble", "ensemble", "sweep",
+                                    "kernels", "net", "trace"])
 def test_examples_run(module):
     # every public module's Examples, as written (those that write files are +SKIP)
     import doctest
