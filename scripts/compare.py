@@ -20,6 +20,15 @@ with a warm and a cold numba cache.
     python scripts/compare.py --workloads W1,W2 --repeats 3 --json out.json
     python scripts/compare.py --workloads W3 --threads 1,2
 
+With --grid it runs bench/grid.py's shape grid instead (fastprop, JAX scan, PyTorch
+eager; same measuring as above, one point at a time) and writes a markdown table
+sorted by fastprop/JAX, worst first, and a heat map of fastprop/JAX:
+
+    python scripts/compare.py --grid                       # all points, 1 thread
+    python scripts/compare.py --grid --threads 1,2 --json grid.json
+    python scripts/compare.py --grid --grid-points 0-3 --grid-samples 1024 --out /tmp/g
+    python scripts/compare.py --grid --grid-select batch=1 --grid-list
+
 OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) may be set on this machine for the sake of old
 OpenBLAS builds; they make every OpenBLAS user (the NumPy peer, the GEMM peak, fastprop's
 BLAS calls through SciPy) run older, slower kernels. The script then also measures the
@@ -49,7 +58,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from bench import frameworks, workloads  # noqa: E402
+from bench import frameworks, grid, workloads  # noqa: E402
 
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -278,6 +287,45 @@ def table(wl, blocks):
     return lines
 
 
+def header_lines(report, settle):
+    """Markdown lines under a report's title: the command, machine, versions, BLAS and
+    method (`settle`: the pause before each timed round, in seconds)."""
+    m = report["machine"]
+    lines = [f"`{report['command']}` — {report['date']}", "",
+             f"- machine: {m['cpu']}, {m['logical_cpus']} logical CPUs "
+             f"({m['cores_available']} available to this process); {' '.join(m['flags'])}; "
+             f"load average before: {', '.join(f'{x:.2f}' for x in m['loadavg_before'])}",
+             "- versions: " + ", ".join(f"{k} {val}" for k, val in report["versions"].items()
+                                        if val)]
+    if report["missing"]:
+        lines.append("- not installed (skipped): " + ", ".join(report["missing"]))
+    for b in report["blas"]:
+        if b["internal_api"] in ("openblas", "mkl", "blis"):
+            lines.append(f"- BLAS: {b['internal_api']} {b['version']} ({b['prefix']}), "
+                         f"kernels {b['architecture']}, {b['threading_layer']} threads")
+    set_env = {k: val for k, val in report["env"].items() if k in BLAS_ENV and val}
+    if set_env:
+        lines.append(f"- note: {' '.join(f'{k}={val}' for k, val in set_env.items())} is set: "
+                     f"OpenBLAS (NumPy peer, GEMM peak, fastprop's BLAS via SciPy) runs those "
+                     f"kernels. For the machine's real kernels: "
+                     f"`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/compare.py`")
+    passed = ("passed" if report["fit_n_threads"]
+              else "not in its signature; threads set by pinning only")
+    lines.append(f"- fastprop fit(n_threads=): {passed}")
+    lines.append(f"- method: median of {report['repeats']} timed rounds per framework after "
+                 f"warm-up and a {settle} s pause before each round (pool threads go idle), "
+                 f"one calibration round, rounds interleaved across frameworks, objects alive "
+                 f"before the rounds frozen out of Python's garbage collector (gc.freeze); a "
+                 f"training round is one epoch continuing from the previous one (first from "
+                 f"the shared Glorot weights); ×faster = peer time / fastprop time; "
+                 f"cpu/wall = CPU seconds this process used per wall second (≈ threads kept "
+                 f"busy); "
+                 f"spread = (max-min)/median of the rounds; compile/warm-up = building and "
+                 f"warming up that trainer in this process (kernels compiled for an earlier "
+                 f"workload are reused).")
+    return lines
+
+
 # ---------------------------------------------------------------------- start-up
 _STARTUP_CHILD = r"""
 import json, sys, time
@@ -331,15 +379,252 @@ def startup(log):
     return out
 
 
+# ---------------------------------------------------------------------- shape grid
+def machine_tag():
+    """A file-name tag for this machine, e.g. "2-core-amd-epyc": the cores this process
+    may use and the CPU model."""
+    slug = "".join(c if c.isalnum() else "-" for c in cpu_model().lower())
+    slug = "-".join(part for part in slug.split("-") if part) or platform.machine()
+    return f"{workloads.cores_available()}-core-{slug}"
+
+
+def grid_ratios(results):
+    """{peer: fastprop samples/s / peer samples/s} for the peers measured next to
+    fastprop (> 1: fastprop is faster); {} when fastprop itself failed."""
+    fp_res = results.get("fastprop", {})
+    if "samples_per_s" not in fp_res:
+        return {}
+    return {name: fp_res["samples_per_s"] / res["samples_per_s"]
+            for name, res in results.items()
+            if name != "fastprop" and "samples_per_s" in res}
+
+
+def run_grid_point(point, names, threads, args, log):
+    """Measure one grid point (bench.grid) at each of `threads` (counts above 1 only
+    when the point has bench.grid.MULTI_THREAD_MACS multiply-adds per step): a JSON-able
+    row with the point, its sizes, the per-thread results and ratios, and its wall time."""
+    wl = grid.workload(point, args.grid_samples)
+    row = {"point": dataclasses.asdict(point), "name": point.name, "label": point.label,
+           "network": point.network, "n_samples": wl.n_samples, "n_params": wl.n_params,
+           "macs_per_step": point.macs_per_step, "runs": {}}
+    t0 = time.perf_counter()
+    for n in threads:
+        if n > 1 and point.macs_per_step < grid.MULTI_THREAD_MACS:
+            continue
+        with grid.dtype_context(point.dtype):
+            results, _, others = measure(wl, names, n, args.repeats, args.min_time, log,
+                                         args.settle)
+        row["runs"][str(n)] = {"results": results, "ratios": grid_ratios(results),
+                               "other_processes_cores": others}
+    row["wall_s"] = time.perf_counter() - t0
+    return row
+
+
+def _ratio(row, peer, n=1):
+    return row["runs"].get(str(n), {}).get("ratios", {}).get(peer)
+
+
+def _geomean(xs):
+    xs = [x for x in xs if x]
+    return math.exp(statistics.fmean(math.log(x) for x in xs)) if xs else None
+
+
+def grid_summary(rows, peer):
+    """One markdown line: the 1-thread fastprop/peer ratios' geometric mean, worst and
+    best point, and how many points are below 1."""
+    pairs = [(_ratio(r, peer), r["name"]) for r in rows if _ratio(r, peer)]
+    if not pairs:
+        return f"- fastprop/{peer}: not measured"
+    lo, hi = min(pairs), max(pairs)
+    below = sum(x < 1 for x, _ in pairs)
+    mean = _geomean(x for x, _ in pairs)
+    return (f"- fastprop/{peer}, 1 thread: geometric mean {mean:.2f}, "
+            f"worst {lo[0]:.2f} ({lo[1]}), best {hi[0]:.2f} ({hi[1]}); below 1.0 on "
+            f"{below} of {len(pairs)} points")
+
+
+def grid_markdown(report, rows, threads, peers, settle):
+    """The grid report: title, header_lines, the grid's rules, summaries and one table
+    row per point, sorted by the 1-thread ratio to the first of `peers` (JAX), worst
+    first. `threads` must include 1."""
+    g = report["grid"]
+    multi = [n for n in threads if n > 1]
+    lines = ["# fastprop on the shape grid", ""] + header_lines(report, settle)
+    lines += [f"- grid: {len(rows)} of bench/grid.py's {g['n_points']} points "
+              f"({g['selection']}); {g['samples']}; frameworks {', '.join(g['frameworks'])}; "
+              f"1 thread"
+              + (f", and {'/'.join(map(str, multi))} threads on points with >= "
+                 f"{grid.MULTI_THREAD_MACS:,.0f} multiply-adds per step" if multi else ""),
+              "- fastprop/peer = fastprop samples/s ÷ the peer's (> 1: fastprop is faster); "
+              "MACs/step = batch × (3·weights − first layer's weights), the multiply-adds "
+              "a training step needs; s = the point's wall time, warm-ups included", ""]
+    lines += [grid_summary(rows, peer) for peer in peers] + [""]
+    head = ["point", "network", "batch", "loss", "opt", "dtype", "samples", "MACs/step",
+            "fastprop samples/s"] + [f"{p} samples/s" for p in peers]
+    head += [f"fastprop/{p}" for p in peers]
+    for n in multi:
+        head += [f"fastprop samples/s ({n}t)"] + [f"fastprop/{p} ({n}t)" for p in peers]
+    head += ["s"]
+    lines += ["| " + " | ".join(head) + " |",
+              "|" + "|".join(["---"] * 6 + ["---:"] * (len(head) - 6)) + "|"]
+
+    def rate(row, name, n=1):
+        res = row["runs"].get(str(n), {}).get("results", {}).get(name, {})
+        if "error" in res:
+            return "error"
+        return fmt_rate(res["samples_per_s"]) if "samples_per_s" in res else "—"
+
+    def ratio(row, peer, n=1):
+        x = _ratio(row, peer, n)
+        return f"{x:.2f}" if x else "—"
+
+    first = peers[0] if peers else None
+    order = sorted(rows, key=lambda r: (_ratio(r, first) is None, _ratio(r, first) or 0))
+    for r in order:
+        p = r["point"]
+        cells = [r["name"], r["network"], str(p["batch"]), p["loss"], p["optimizer"],
+                 p["dtype"], f"{r['n_samples']:,}", f"{r['macs_per_step']:,}",
+                 rate(r, "fastprop")] + [rate(r, q) for q in peers]
+        cells += [ratio(r, q) for q in peers]
+        for n in multi:
+            cells += [rate(r, "fastprop", n)] + [ratio(r, q, n) for q in peers]
+        cells.append(f"{r['wall_s']:.0f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    errors = [(r["name"], n, name, res["error"]) for r in rows
+              for n, run in r["runs"].items() for name, res in run["results"].items()
+              if "error" in res]
+    noisy = [(r["name"], n, run["other_processes_cores"]) for r in rows
+             for n, run in r["runs"].items() if (run["other_processes_cores"] or 0) > 0.1]
+    if errors:
+        lines += ["", "Errors:", ""] + [f"- {name} at {n} thread(s), {fw}: {err}"
+                                        for name, n, fw, err in errors]
+    if noisy:
+        lines += ["", "Other processes kept cores busy (figures noisy): "
+                  + ", ".join(f"{name} at {n}t: {c:.2f} cores" for name, n, c in noisy)]
+    lines += ["", f"Total wall time {g['wall_s']:.0f} s."]
+    return lines
+
+
+def grid_heatmap(rows, path, peer="jax"):
+    """Write a PNG heat map of the 1-thread fastprop/`peer` ratios to `path`: one panel
+    per dtype, rows hidden width × depth, columns batch size; a cell holding several
+    points (other input widths, losses, optimizers) shows their geometric mean and
+    their count. Diverging colours on log2(ratio), white at 1.0. False when there is
+    nothing to draw (or no matplotlib)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    cells = {}
+    for r in rows:
+        x = _ratio(r, peer)
+        if x:
+            p = r["point"]
+            key = (p["dtype"], (p["hidden"], p["depth"]), p["batch"])
+            cells.setdefault(key, []).append(x)
+    if not cells:
+        return False
+    shapes = sorted({k[1] for k in cells})
+    batches = list(grid.BATCHES)
+    values = {k: _geomean(v) for k, v in cells.items()}
+    limit = max(math.log2(1.25), max(abs(math.log2(v)) for v in values.values()))
+    cmap = plt.get_cmap("RdBu").copy()
+    cmap.set_bad("0.9")
+    fig, axes = plt.subplots(1, len(grid.DTYPES), sharey=True, squeeze=False,
+                             layout="constrained",
+                             figsize=(2.2 + 4.2 * len(grid.DTYPES), 2.0 + 0.32 * len(shapes)))
+    for ax, dtype in zip(axes[0], grid.DTYPES):
+        data = np.full((len(shapes), len(batches)), np.nan)
+        for (dt, shape, batch), v in values.items():
+            if dt == dtype:
+                data[shapes.index(shape), batches.index(batch)] = math.log2(v)
+        im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=-limit, vmax=limit,
+                       aspect="auto")
+        for (dt, shape, batch), v in values.items():
+            if dt == dtype:
+                n = len(cells[(dt, shape, batch)])
+                text = f"{v:.2f}" + (f" ({n})" if n > 1 else "")
+                ax.text(batches.index(batch), shapes.index(shape), text, ha="center",
+                        va="center", fontsize=7,
+                        color="white" if abs(math.log2(v)) > 0.6 * limit else "black")
+        ax.set_title(dtype)
+        ax.set_xticks(range(len(batches)), [str(b) for b in batches])
+        ax.set_xlabel("batch")
+        ax.set_yticks(range(len(shapes)), [f"{h} × {d}" for h, d in shapes])
+    axes[0][0].set_ylabel("hidden width × depth")
+    ticks = [t for t in (0.2, 0.33, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3, 5)
+             if abs(math.log2(t)) <= limit]
+    bar = fig.colorbar(im, ax=axes[0].tolist(), ticks=[math.log2(t) for t in ticks])
+    bar.ax.set_yticklabels([f"{t:g}" for t in ticks])
+    bar.set_label(f"fastprop / {peer} samples/s, 1 thread")
+    fig.suptitle(f"fastprop / {peer} on the shape grid (> 1: fastprop faster; "
+                 f"(n): geometric mean of n points)")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return True
+
+
+def grid_listing(pts):
+    """One line per grid point: label, samples, multiply-adds per step and per epoch."""
+    return [f"{p.label:58s} {p.n_samples:>6,} samples {p.macs_per_step:>14,} MACs/step "
+            f"{p.epoch_macs / 1e9:5.1f}G MACs/epoch" for p in pts]
+
+
+def main_grid(args, names, report, threads, log):
+    """compare.py --grid: measure the selected grid points, print the markdown report,
+    write it to <prefix>.md with the heat map <prefix>.png (and --json)."""
+    pts = grid.select(grid.points(), args.grid_points, args.grid_select)
+    names = [n for n in grid.FRAMEWORKS if n in names]
+    peers = [n for n in names if n != "fastprop"]
+    samples = (f"samples capped at {args.grid_samples:,} (whole batches)"
+               if args.grid_samples else
+               f"{grid.N_SAMPLES:,} samples ({grid.N_SAMPLES_BATCH1:,} at batch 1)")
+    report["grid"] = {"n_points": grid.N_POINTS, "frameworks": names, "samples": samples,
+                      "selection": (f"--grid-points {args.grid_points or 'all'}"
+                                    + (f" --grid-select {args.grid_select}"
+                                       if args.grid_select else "")),
+                      "threads": threads, "rows": []}
+    rows = report["grid"]["rows"]
+    t0 = time.perf_counter()
+    for i, point in enumerate(pts):
+        log(f"[{i + 1}/{len(pts)}] {point.label} ...")
+        row = run_grid_point(point, names, threads, args, log)
+        rows.append(row)
+        ratios = row["runs"]["1"]["ratios"]
+        log("    " + ", ".join(f"fastprop/{q} {x:.2f}" for q, x in ratios.items())
+            + f" ({row['wall_s']:.0f} s)")
+    report["grid"]["wall_s"] = time.perf_counter() - t0
+    prefix = (Path(args.out) if args.out
+              else ROOT / "bench" / "results" / f"grid-{machine_tag()}")
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    md = "\n".join(grid_markdown(report, rows, threads, peers, args.settle)) + "\n"
+    png = prefix.with_name(prefix.name + ".png")
+    if peers and grid_heatmap(rows, png, peers[0]):
+        md += f"\n![fastprop/{peers[0]} heat map]({png.name})\n"
+    else:
+        png = None
+    prefix.with_name(prefix.name + ".md").write_text(md)
+    print(md)
+    log(f"written: {prefix.with_name(prefix.name + '.md')}" + (f", {png}" if png else ""))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1, default=float)
+        log(f"figures written to {args.json}")
+    return 0
+
+
 # ---------------------------------------------------------------------- main
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workloads", default=",".join(workloads.NAMES),
                     help="comma-separated, from W1,W2,W3,W4 (default all)")
-    ap.add_argument("--threads", default="1,2",
+    ap.add_argument("--threads", default=None,
                     help="thread counts for W3 (default 1,2); W1, W2 and W4 run at the "
-                         "first of them")
+                         "first of them. --grid always runs 1; counts above 1 (e.g. "
+                         "--threads 1,2) run on points with >= 2M multiply-adds per step")
     ap.add_argument("--batch-size", type=int, default=None,
                     help="train W1-W3 with this batch size instead of WORKLOADS.md's (it "
                          "must divide the workload's samples, for JAX's scan)")
@@ -355,7 +640,25 @@ def main(argv=None):
     ap.add_argument("--no-startup", action="store_true",
                     help="skip the fresh-process start-up measurement")
     ap.add_argument("--json", metavar="PATH", help="also write every figure to PATH")
+    g = ap.add_argument_group("shape grid (bench/grid.py)")
+    g.add_argument("--grid", action="store_true",
+                   help="run the shape grid (fastprop, jax, torch) instead of W1-W4; "
+                        "writes <--out>.md and .png")
+    g.add_argument("--grid-points", metavar="SPEC",
+                   help="N (the first N points), or names/indices and ranges such as "
+                        "G17 or 0,5,10-12 (default all)")
+    g.add_argument("--grid-select", metavar="AXIS=VALUE,...",
+                   help="only points with these values, e.g. batch=1,dtype=float64")
+    g.add_argument("--grid-samples", type=int, metavar="N",
+                   help="cap every point's sample count at N (rounded down to whole "
+                        "batches) for a quick run")
+    g.add_argument("--grid-list", action="store_true",
+                   help="print the selected points and exit")
+    g.add_argument("--out", metavar="PREFIX",
+                   help="grid output prefix (default bench/results/grid-<machine-tag>)")
     args = ap.parse_args(argv)
+    if args.threads is None:
+        args.threads = "1" if args.grid else "1,2"
 
     wl_names = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
     for w in wl_names:
@@ -377,12 +680,27 @@ def main(argv=None):
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
+    if args.grid:
+        try:
+            pts = grid.select(grid.points(), args.grid_points, args.grid_select)
+        except ValueError as err:
+            ap.error(str(err))
+        if not pts:
+            ap.error("no grid point matches --grid-points/--grid-select")
+        if args.grid_list:
+            print("\n".join(grid_listing(pts)))
+            return 0
+        if args.grid_samples is not None and args.grid_samples < 1:
+            ap.error("--grid-samples must be >= 1")
+        wanted = [f for f in wanted if f in grid.FRAMEWORKS]
+        threads = sorted(set(threads) | {1})
+
     # Start-up first, before this process has loaded a peer or run a workload: at the
     # end of a full run the warm child took 0.58-0.62 s, at the end of a W2-only run
     # with the same peers 0.44 s (what the workloads leave behind in this process slowed
     # the children), and a user's fresh process sees neither.
     startup_result = None
-    if not args.no_startup and "fastprop" in wanted:
+    if not args.no_startup and not args.grid and "fastprop" in wanted:
         log("fastprop start-up ...")
         startup_result = startup(log)
 
@@ -404,39 +722,14 @@ def main(argv=None):
                           "loadavg_before": os.getloadavg()},
               "env": {k: os.environ.get(k) for k in BLAS_ENV + ("NUMBA_CACHE_DIR",)},
               "versions": versions(), "blas": blas_info(), "missing": missing,
-              "repeats": args.repeats, "workloads": {}}
+              "repeats": args.repeats, "workloads": {},
+              "fit_n_threads": (workloads.fit_accepts("n_threads") if "fastprop" in names
+                                else None)}
 
-    v = report["versions"]
+    if args.grid:
+        return main_grid(args, names, report, threads, log)
     print("# fastprop vs peers\n")
-    print(f"`{report['command']}` — {report['date']}\n")
-    m = report["machine"]
-    print(f"- machine: {m['cpu']}, {m['logical_cpus']} logical CPUs "
-          f"({m['cores_available']} available to this process); {' '.join(m['flags'])}; "
-          f"load average before: {', '.join(f'{x:.2f}' for x in m['loadavg_before'])}")
-    print("- versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val))
-    if missing:
-        print("- not installed (skipped): " + ", ".join(missing))
-    for b in report["blas"]:
-        if b["internal_api"] in ("openblas", "mkl", "blis"):
-            print(f"- BLAS: {b['internal_api']} {b['version']} ({b['prefix']}), "
-                  f"kernels {b['architecture']}, {b['threading_layer']} threads")
-    set_env = {k: val for k, val in report["env"].items() if k in BLAS_ENV and val}
-    if set_env:
-        print(f"- note: {' '.join(f'{k}={val}' for k, val in set_env.items())} is set: "
-              f"OpenBLAS (NumPy peer, GEMM peak, fastprop's BLAS via SciPy) runs those "
-              f"kernels. For the machine's real kernels: "
-              f"`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/compare.py`")
-    fp_fit_threads = workloads.fit_accepts("n_threads") if "fastprop" in names else None
-    print(f"- fastprop fit(n_threads=): {'passed' if fp_fit_threads else 'not in its signature; threads set by pinning only'}")
-    print(f"- method: median of {args.repeats} timed rounds per framework after warm-up and "
-          f"a {args.settle} s pause before each round (pool threads go idle), "
-          f"one calibration round, rounds interleaved across frameworks, objects alive before "
-          f"the rounds frozen out of Python's garbage collector (gc.freeze); a training round "
-          f"is one epoch continuing from the previous one (first from the shared Glorot "
-          f"weights); ×faster = peer time / fastprop time; cpu/wall = CPU seconds this "
-          f"process used per wall second (≈ threads kept busy); spread = (max-min)/median "
-          f"of the rounds; compile/warm-up = building and warming up that trainer in this "
-          f"process (kernels compiled for an earlier workload are reused).")
+    print("\n".join(header_lines(report, args.settle)))
     print()
 
     for w in wl_names:

@@ -9,6 +9,7 @@ import pytest
 from numpydoc.docscrape import NumpyDocString
 
 import fastprop
+import fastprop.cluster
 import fastprop.debug
 import fastprop.history
 import fastprop.io
@@ -25,7 +26,8 @@ CLASSES = ([getattr(fastprop, name) for name in fastprop.__all__
            + SCHEDULES + [fastprop.sklearn.MLPClassifier, fastprop.sklearn.MLPRegressor,
                           fastprop.sklearn.MLPEnsembleClassifier,
                           fastprop.sklearn.MLPEnsembleRegressor, fastprop.debug.Walk])
-FUNCTIONS = ([fastprop.load, fastprop.sweep]
+FUNCTIONS = ([fastprop.load, fastprop.sweep, fastprop.cluster.fit_on_cluster,
+              fastprop.cluster.worker_threads]
              + [getattr(fastprop.io, n) for n in ("save", "load", "to_arrays", "from_arrays")]
              + [getattr(fastprop.debug, n) for n in ("walk", "set_blas_min", "plans",
                                                      "set_chunk", "arrays")])
@@ -168,7 +170,7 @@ def test_py_typed_ships():
 
 
 @pytest.mark.parametrize("module", ["optimizers", "schedules", "history", "model", "io",
-                                    "sklearn", "sklearn_ensemble", "ensemble", "sweep",
+                                    "sklearn", "sklearn_ensemble", "ensemble", "sweep", "cluster",
                                     "kernels", "net", "trace"])
 def test_examples_run(module):
     # every public module's Examples, as written (those that write files are +SKIP)
