@@ -24,10 +24,10 @@ BLAS_MIN = 16384
 PARALLEL_MIN_WORK = 2_000_000
 
 # Tile plan (tiles.py): block sizes of the products of a multi-threaded step
-TILE_ROWS = 256          # batch rows per forward / error tile, when cut by rows
+TILE_ROWS = 128          # batch rows per forward / error tile, when cut by rows
 OUTPUT_ROWS = 32         # batch rows per output-layer tile
 TILE_COLS = 128          # columns per tile, when cut by columns
-DW_TILE = 256            # rows of dW per gradient tile
+DW_TILE = 128            # rows of dW per gradient tile
 MAX_SPLIT = 8            # blocks per dimension at most
 MIN_TILE_WORK = 1 << 19  # multiply-adds a tile keeps at least (~2.5 us on one core)
 ALIGN = 16               # block sizes are multiples of this (64 bytes of float32)

@@ -1,23 +1,14 @@
 """Thread settings for a training run: fastprop's own threads (kernels/tiled.py), and BLAS
-held to one thread inside them (BLAS threads under ours would oversubscribe the cores
-and make results depend on the BLAS library's own splitting). Every change is undone
-in `finally`. Numba's thread count is per calling thread; BLAS's is the process's, so
-it is held at one thread from the first of any concurrent runs (fits in different
-Python threads) to the end of the last, and only then set back: a run that ended first
-would otherwise hand BLAS its threads back under one still running."""
+held to one thread inside them (blas_threads.py). Every change is undone in `finally`.
+Numba's thread count is per calling thread; BLAS's is the process's."""
 import contextlib
 import os
 import threading
 
 import numba
-from threadpoolctl import ThreadpoolController
 
+from .blas_threads import one_blas_thread
 from .validation import check_int
-
-_controller = None
-_blas_lock = threading.Lock()
-_blas_runs = 0            # runs inside training_threads now, in any Python thread
-_blas_restore = []        # (library, its thread count before the first of them)
 
 
 def available_cores():
@@ -40,15 +31,6 @@ def resolve_threads(n_threads):
     return n
 
 
-def _blas_libraries():
-    """threadpoolctl's controllers of the loaded BLAS libraries (scanned once, after
-    NumPy's and SciPy's BLAS have loaded)."""
-    global _controller
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return [lib for lib in _controller.lib_controllers if lib.user_api == "blas"]
-
-
 @contextlib.contextmanager
 def training_threads(n):
     """Run the body with n Numba threads and single-threaded BLAS."""
@@ -57,40 +39,12 @@ def training_threads(n):
     if previous != n:
         numba.set_num_threads(n)
     try:
-        _hold_blas()
-        try:
+        with one_blas_thread():
             yield
-        finally:
-            _release_blas()
     finally:
         # the body may have changed it too (thread_choice.py)
         if numba.get_num_threads() != previous:
             numba.set_num_threads(previous)
-
-
-def _hold_blas():
-    """BLAS to one thread, for this run and any other running now (see above)."""
-    global _blas_runs
-    with _blas_lock:
-        if _blas_runs == 0:
-            _blas_restore.clear()
-            for lib in _blas_libraries():
-                threads = lib.num_threads
-                if threads != 1:
-                    lib.set_num_threads(1)
-                    _blas_restore.append((lib, threads))
-        _blas_runs += 1
-
-
-def _release_blas():
-    """The end of a run: the last one running sets BLAS's threads back."""
-    global _blas_runs
-    with _blas_lock:
-        _blas_runs -= 1
-        if _blas_runs == 0:
-            for lib, threads in _blas_restore:
-                lib.set_num_threads(threads)
-            _blas_restore.clear()
 
 
 _parallel_lock = threading.Lock()

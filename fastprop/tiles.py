@@ -15,7 +15,7 @@ threads would gain less than they cost to start); docs/performance.md has the co
 measured per cut.
 
 The price of fixing the plan by the sizes alone: a batch gets only a handful of tiles
-per product (a 784-512-256-10 net at batch 128: 4, 2 and 1 forward blocks, 3 + 2 + 1
+per product (a 784-512-256-10 net at batch 128: 4, 2 and 1 forward blocks, 6 + 4 + 1
 dW blocks), so threads beyond that wait on the largest.
 """
 from typing import NamedTuple

@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from . import codes
+from .blas_threads import one_blas_thread
 
 
 def check_int(name, value, low=None):
@@ -57,7 +58,7 @@ def all_finite(arr):
     """Whether every entry of a float array is finite, with no compiled kernel (one
     fewer to compile in a cold start). A small array: entry by entry. A larger one: in
     one pass that allocates nothing, the sum of squares (BLAS dot, 2.7x faster than
-    sum() on 20,000 float32) or, for a strided view, the sum: either is finite only if
+    sum() on 20,000 float32; on one BLAS thread, see blas_threads.py) or, for a strided view, the sum: either is finite only if
     every term is, as NaN and inf stay non-finite through any addition. A sum of finite
     terms that overflowed is rare; min and max then decide. (fit checks X and y on every
     call: an online epoch of 20,000 steps costs ~0.3 ms, and these checks were 10 us
@@ -67,7 +68,10 @@ def all_finite(arr):
     with np.errstate(over="ignore", invalid="ignore"):
         if arr.flags.c_contiguous or arr.flags.f_contiguous:
             flat = arr.ravel(order="K")     # a view
-            total = np.dot(flat, flat)
+            # on one BLAS thread: OpenBLAS's ddot of a long vector wakes its worker
+            # threads, which then spin on the cores the fit is about to use
+            with one_blas_thread():
+                total = np.dot(flat, flat)
         else:
             total = arr.sum()
         if np.isfinite(total):

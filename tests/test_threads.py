@@ -170,3 +170,29 @@ def test_blas_stays_on_one_thread_until_the_last_of_overlapping_runs_ends():
         assert blas_threads() == [1] * len(before)
         second.__exit__(None, None, None)
         assert blas_threads() == before
+
+
+def test_the_finiteness_check_of_a_large_input_runs_blas_on_one_thread(monkeypatch):
+    # fit checks X by a BLAS dot product; on several BLAS threads, OpenBLAS's workers
+    # would go on spinning on the cores the fit's own threads are about to use
+    from threadpoolctl import threadpool_limits
+    from fastprop import validation
+    seen = []
+    real_dot = np.dot
+
+    def watched_dot(a, b):
+        seen.append(blas_threads())
+        return real_dot(a, b)
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        if max(before) < 2:
+            pytest.skip("BLAS runs one thread here")
+        monkeypatch.setattr(validation.np, "dot", watched_dot)
+        X = np.ones((1000, 50))
+        assert validation.all_finite(X)
+        X[3, 7] = np.nan
+        assert not validation.all_finite(X)
+        monkeypatch.undo()
+        assert seen == [[1] * len(before)] * 2
+        assert blas_threads() == before
