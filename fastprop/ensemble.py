@@ -219,7 +219,9 @@ class Ensemble:
             As `Model.fit` takes it, one weight per row of X.
         optimizer : Optimizer, str, sequence of K of them, or None, default None
             One optimizer or name for every member (each member trains a copy), or one
-            per member; None keeps each member's.
+            per member; None keeps each member's. Given the same optimizer object as the
+            last fit, each member goes on with its copy's moments (under the object's
+            current settings), as `Model.fit` does with the same object.
         l2 : float, sequence of K floats, or None, default None
             This run's L2 penalty, one for all or one per member; None keeps each
             member's.
@@ -387,7 +389,17 @@ class Ensemble:
         one = resolve_optimizer(optimizer)
         if one is None:
             return [m.optimizer for m in self.members]
-        return [copy.deepcopy(one) for _ in range(K)]
+        source, copies = getattr(self, "_shared_optimizer", (None, None))
+        if one is source and all(m.optimizer is c for m, c in zip(self.members, copies)):
+            # the object of the last fit again: each member goes on with its copy (and
+            # its moments), under the object's settings now, as Model.fit goes on when
+            # given the same optimizer again
+            for c in copies:
+                c.__dict__.update(copy.deepcopy(one.__dict__))
+            return list(copies)
+        copies = [copy.deepcopy(one) for _ in range(K)]
+        self._shared_optimizer = (one, copies)
+        return copies
 
     def _schedules(self, schedule):
         """One schedule per member: a sequence of K (each member its own), or copies

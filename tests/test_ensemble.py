@@ -219,3 +219,25 @@ def test_refused_rows_change_nothing(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         ens.fit(X, y, epochs=1, **kwargs)
     assert np.array_equal(ens.params, before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_same_optimizer_again_goes_on_as_solo_fits_do(dtype):
+    # Model.fit given the same optimizer object again keeps its moments (and reads its
+    # settings anew); so does every member of an Ensemble.fit, each with its own copy
+    X, y = data()
+    kw = dict(loss="cross_entropy", dtype=dtype)
+    ens = fp.Ensemble([6, 12, 3], n_members=3, seed=5, **kw)
+    opt = fp.Adam(lr=1e-2)
+    ens.fit(X, y, epochs=1, batch_size=16, optimizer=opt)
+    opt.lr = 3e-3
+    ens.fit(X, y, epochs=1, batch_size=16, optimizer=opt)
+    ens.fit(X, y, epochs=1, batch_size=16, optimizer=fp.Adam(lr=3e-3))   # fresh moments
+    for k in range(3):
+        model = solo(ens, k, **kw)
+        own = fp.Adam(lr=1e-2)
+        model.fit(X, y, epochs=1, batch_size=16, optimizer=own)
+        own.lr = 3e-3
+        model.fit(X, y, epochs=1, batch_size=16, optimizer=own)
+        model.fit(X, y, epochs=1, batch_size=16, optimizer=fp.Adam(lr=3e-3))
+        assert np.array_equal(model.params, ens.members[k].params)
