@@ -35,7 +35,7 @@ from .kernels.narrow import train_online_sgd_narrow
 from .kernels.network import evaluate_rows
 from .kernels.tiled import train_batches
 from .layout import layer_views
-from .model import Model, _State
+from .model import Model
 from .optimizers import Optimizer, resolve_optimizer
 from .schedules import Constant, Schedule
 from .sparse import take_rows
@@ -330,24 +330,16 @@ class Ensemble:
     def _fit_held(self, opts, X, Y, w, rows, val_rows, validation_data, optimizers, l2s,
                   schedules):
         """fit, every member's lock held: bind, train, or put every member back."""
-        before = [_State(m) for m in self.members]
-        old_l2 = [m._net.l2 for m in self.members]
+        before = _Before(self)
         try:
             for k, member in enumerate(self.members):
                 member._bind_optimizer(optimizers[k])
                 member._ensure_capacity(min(opts.batch_size, len(rows[k])))
-                if l2s[k] is not None:
-                    member._net = member._net._replace(l2=float(l2s[k]))
-            histories = self._run(opts, X, Y, w, rows, val_rows, validation_data,
-                                  schedules)
+            return self._run(opts, X, Y, w, rows, val_rows, validation_data, schedules,
+                             l2s)
         except BaseException:
-            for member, state in zip(self.members, before):
-                state.restore(member)
+            before.restore(self)
             raise
-        finally:
-            for member, l2_k in zip(self.members, old_l2):
-                member._net = member._net._replace(l2=l2_k)
-        return histories
 
     def _rows(self, n, bootstrap, folds, validation_split, has_val_data, rows=None):
         """(rows, val_rows): per member the indices of X it trains on (in the order
@@ -411,7 +403,7 @@ class Ensemble:
                                  f"{len(schedule)}")
             chosen = list(schedule)
         else:
-            chosen = [copy.deepcopy(Constant() if schedule is None else schedule)
+            chosen = [Constant() if schedule is None else copy.deepcopy(schedule)
                       for _ in range(K)]
         for k, s in enumerate(chosen):
             if not isinstance(s, Schedule):
@@ -428,7 +420,7 @@ class Ensemble:
             return list(value)
         return [value] * K
 
-    def _run(self, opts, X, Y, w, rows, val_rows, validation_data, schedules):
+    def _run(self, opts, X, Y, w, rows, val_rows, validation_data, schedules, l2s):
         K = self.n_members
         members = self.members
         batch_size = opts.batch_size
@@ -445,6 +437,9 @@ class Ensemble:
         same = all(walk[0] is trainer and (walk[1] is None or np.array_equal(
             walk[1].plan, walks[0][1].plan)) for walk in walks)
         S = self._stack()
+        for k, l2_k in enumerate(l2s):      # this run's L2 (the members keep theirs)
+            if l2_k is not None:
+                S.l2[k] = l2_k
         histories = [History(samples=len(r)) for r in rows]
         mass = [float(w[r].sum(dtype=np.float64)) if w is not None else float(len(r))
                 for r in rows]
@@ -482,8 +477,9 @@ class Ensemble:
                     self._solo_epochs(S, walks, X, Y, w_arr, orders, counts, active,
                                       batch_size, totals, corrects, bad)
                 seconds = time.perf_counter() - start
+                finite = all_finite(S.params)   # a member that stopped is as it was
                 for k in np.flatnonzero(active):
-                    if bad[k] >= 0 or not all_finite(S.params[k]):
+                    if bad[k] >= 0 or not (finite or all_finite(S.params[k])):
                         raise FloatingPointError(
                             f"training diverged: member {k}'s cost is not finite in epoch "
                             f"{epoch + 1}; every member is as it was before this fit (try "
@@ -614,6 +610,46 @@ def _new_stack(nets, params, C):
                    l2=np.zeros(K), dropout=stacked("dropout"), M=stacked("M"),
                    rng=stacked("rng"), SW=stacked("SW"),
                    cost=np.zeros((K, C)), correct=np.zeros((K, C)))  # a row tile: >= 1 row
+
+
+class _Before:
+    """What a fit changes in the members (parameters, optimizer moments, step counts
+    and settings, dropout streams, Nets, optimizers, shuffling generators), kept so
+    that a failed fit can put every member back. The parameters are the rows of
+    Ensemble.params, copied in one piece; so are the other arrays of the members that
+    still train over the last fit's stack, and those of a member that no longer does
+    (a new optimizer's state, a state put back) are copied one by one."""
+
+    FIELDS = ("opt_state", "opt_step", "opt_hyper", "rng")
+
+    def __init__(self, ens):
+        members = ens.members
+        self.nets = [m._net for m in members]
+        self.optimizers = [m.optimizer for m in members]
+        self.shuffles = [m._shuffle_rng.bit_generator.state for m in members]
+        self.params = ens.params.copy()
+        S = self.S = ens._S
+        self.own = {}       # member index -> (field, copy) of its own arrays
+        for k, net in enumerate(self.nets):
+            handed = ens._handed[k] if S is not None else None
+            own = [f for f in self.FIELDS
+                   if handed is None or getattr(net, f) is not getattr(handed, f)]
+            if not np.may_share_memory(net.params, ens.params):   # not its row
+                own.append("params")
+            if own:
+                self.own[k] = [(f, getattr(net, f).copy()) for f in own]
+        self.stacked = [] if S is None else [getattr(S, f).copy() for f in self.FIELDS]
+
+    def restore(self, ens):
+        np.copyto(ens.params, self.params)
+        for f, saved in zip(self.FIELDS, self.stacked):
+            np.copyto(getattr(self.S, f), saved)
+        for k, member in enumerate(ens.members):
+            net = member._net = self.nets[k]
+            for f, saved in self.own.get(k, ()):
+                np.copyto(getattr(net, f), saved)
+            member.optimizer = self.optimizers[k]
+            member._shuffle_rng.bit_generator.state = self.shuffles[k]
 
 
 class _EarlyStop:

@@ -128,6 +128,28 @@ def test_a_refused_or_diverging_fit_changes_no_member():
     assert np.array_equal(ens.params, twin.params)
 
 
+def test_a_diverging_fit_between_fits_puts_back_moments_streams_and_l2():
+    # the members train over the last fit's stack here, so the fit that fails is put
+    # back from the stacked copies: moments, step counts, dropout and shuffling streams
+    X, y = data()
+    kw = dict(n_members=3, seed=9, loss="cross_entropy", dtype=np.float64, dropout=0.2)
+    ens, twin = fp.Ensemble([6, 8, 3], **kw), fp.Ensemble([6, 8, 3], **kw)
+    opts, twin_opts = ([fp.Adam(1e-2) for _ in range(3)] for _ in range(2))
+    ens.fit(X, y, epochs=2, optimizer=opts)
+    twin.fit(X, y, epochs=2, optimizer=twin_opts)
+    opts[1].lr = 1e300
+    with pytest.raises(FloatingPointError, match="member 1"):
+        ens.fit(X, y, epochs=3, optimizer=opts, l2=[0.0, 0.5, 1e-3])
+    opts[1].lr = 1e-2
+    assert [m.net.l2 for m in ens.members] == [m.net.l2 for m in twin.members]
+    ens.fit(X, y, epochs=2, optimizer=opts)
+    twin.fit(X, y, epochs=2, optimizer=twin_opts)
+    assert np.array_equal(ens.params, twin.params)
+    for m, t in zip(ens.members, twin.members):
+        assert np.array_equal(m.net.opt_state, t.net.opt_state)
+        assert np.array_equal(m.net.rng, t.net.rng)
+
+
 def test_save_and_load_continue_every_member_exactly(tmp_path):
     X, y = data()
     ens = fp.Ensemble([6, 8, 3], n_members=3, seed=8, loss="cross_entropy", dropout=0.1)

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import sklearn.neural_network as upstream
 from sklearn import datasets
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 

@@ -26,7 +26,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .jit import inlined, kernel
+from .jit import inlined
 
 _LOG2E = 1.0 / math.log(2.0)
 _LN2_HI = 0.693145751953125          # 16 significant bits: k * _LN2_HI is exact

@@ -6,7 +6,7 @@ it: runs are bit-identical for any thread count.
 """
 import numpy as np
 
-from .jit import inlined, kernel
+from .jit import inlined
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
